@@ -1,0 +1,49 @@
+# Carebridge development entry points; README.md explains them. The work is in scripts/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PY := .venv/bin/python
+
+# Development defaults; a variable set in the environment wins.
+export PORT ?= 8443
+export PGPORT ?= 54329
+export PORTAL_ENV ?= development
+export PORTAL_VAR_DIR ?= $(CURDIR)/var
+ifeq ($(DATABASE_URL),)
+export DATABASE_URL_FILE ?= $(CURDIR)/var/database_url
+endif
+ifeq ($(DJANGO_SECRET_KEY),)
+export DJANGO_SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
+endif
+
+.PHONY: help run stop test lint
+
+help:
+	@sed -n 's/^## //p' Makefile
+
+## make run: set up, then serve https://localhost:8443 (or $PORT) in the foreground
+run:
+	scripts/run.sh
+
+## make stop: stop what make run started (gunicorn and the PostgreSQL under var/)
+stop:
+	scripts/stop.sh
+
+## make test: set up, then lint, check migrations and deploy settings, and run pytest
+test:
+	scripts/setup.sh --dev
+	$(MAKE) --no-print-directory lint
+	$(PY) manage.py makemigrations --check --dry-run
+	@# EMAIL_HOST only satisfies the configuration check; nothing is sent.
+	PORTAL_ENV=production ALLOWED_HOSTS=localhost EMAIL_HOST=smtp.example.org \
+		DATABASE_URL="$${DATABASE_URL:-$$(cat var/database_url)}" \
+		$(PY) manage.py check --deploy --fail-level WARNING
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make lint: ruff only
+lint:
+	@[[ -x .venv/bin/ruff ]] || scripts/setup.sh --dev
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .

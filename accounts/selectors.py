@@ -1,0 +1,40 @@
+"""Reads about accounts, always for one user."""
+
+from django.utils import timezone
+from django_otp.plugins.otp_email.models import EmailDevice
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User, UserSession
+from portal.access import EMAIL_OTP_ROLES
+
+
+def has_second_factor(*, user: User) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def totp_device(*, user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def backup_device(*, user: User) -> StaticDevice | None:
+    return StaticDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def backup_codes_left(*, user: User) -> int:
+    device = backup_device(user=user)
+    return device.token_set.count() if device else 0
+
+
+def email_device(*, user: User) -> EmailDevice | None:
+    if user.role not in EMAIL_OTP_ROLES:
+        return None
+    return EmailDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def session_list(*, user: User) -> list[UserSession]:
+    return list(
+        UserSession.objects.filter(user=user, expire_date__gt=timezone.now()).order_by(
+            "-last_activity"
+        )
+    )

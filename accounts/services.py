@@ -1,0 +1,272 @@
+"""Writes about accounts: sign-in, second factors, sessions, passwords.
+
+Each function changes state and records its audit event in one transaction.
+"""
+
+import secrets
+import time
+import uuid
+
+from django.conf import settings
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.contrib.auth.forms import PasswordResetForm
+from django.db import transaction
+from django.http import HttpRequest
+from django_otp import login as otp_login
+from django_otp.plugins.otp_email.models import EmailDevice
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User, UserSession
+from accounts.session_store import CLIENT_IP, LAST_ACTIVITY, SESSION_ID, SIGNED_IN_AT, USER_AGENT
+from audit.actions import Action, Outcome
+from audit.services import record
+from portal.access import EMAIL_OTP_ROLES, Role
+from portal.net import client_ip
+from records.models import Patient
+
+ENROL_DEVICE = "_portal_enrol_device"
+
+
+class SecondFactorError(Exception):
+    """A code was refused; the message is safe to show to the user."""
+
+
+# --- Sign-in ------------------------------------------------------------------
+
+
+def sign_in(*, request: HttpRequest, username: str, password: str) -> User | None:
+    """Check the password; on success start a fresh, second-factor-pending session."""
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        known = User.objects.filter(username__iexact=username).values_list("pk", flat=True).first()
+        locked = bool(getattr(request, "axes_locked_out", False))
+        record(
+            action=Action.LOGIN_LOCKED_OUT if locked else Action.LOGIN,
+            outcome=Outcome.DENIED if locked else Outcome.FAILURE,
+            request=request,
+            actor_id=known,
+        )
+        return None
+    with transaction.atomic():
+        login(request, user)  # rotates the session key
+        now = time.time()
+        request.session[SESSION_ID] = str(uuid.uuid4())
+        request.session[SIGNED_IN_AT] = now
+        request.session[LAST_ACTIVITY] = now
+        request.session[CLIENT_IP] = client_ip(request)
+        request.session[USER_AGENT] = request.META.get("HTTP_USER_AGENT", "")[:200]
+        record(action=Action.LOGIN, request=request, actor=user)
+    return user
+
+
+def _finish_second_factor(request: HttpRequest, user: User, device) -> None:
+    otp_login(request, device)
+    request.session.cycle_key()
+
+
+def second_factor_verify(*, request: HttpRequest, user: User, method: str, token: str) -> None:
+    """Verify a TOTP, backup or e-mailed code; raises SecondFactorError if refused.
+
+    The device row is locked while it is checked, so two requests racing with
+    the same code cannot both pass (django-otp's replay check alone is not
+    atomic).
+    """
+    model = {"totp": TOTPDevice, "backup": StaticDevice, "email": EmailDevice}.get(method)
+    if model is None or (method == "email" and user.role not in EMAIL_OTP_ROLES):
+        raise SecondFactorError("Choose a way to confirm it's you.")
+    token = "".join(token.split())
+    with transaction.atomic():
+        device = model.objects.select_for_update().filter(user=user, confirmed=True).first()
+        if device is None:
+            raise SecondFactorError("That method isn't set up for your account.")
+        allowed, _ = device.verify_is_allowed()
+        if allowed and device.verify_token(token):
+            _finish_second_factor(request, user, device)
+            record(action=Action.OTP_VERIFY, request=request, object_type=method)
+            return
+    record(
+        action=Action.OTP_VERIFY,
+        outcome=Outcome.FAILURE,
+        request=request,
+        object_type=method,
+    )
+    if not allowed:
+        raise SecondFactorError("Too many wrong codes. Wait a minute, then try again.")
+    raise SecondFactorError("That code didn't work. Check it and try again.")
+
+
+def email_code_send(*, request: HttpRequest, user: User) -> bool:
+    """E-mail a sign-in code (patients only). The message holds the code and nothing else."""
+    if user.role not in EMAIL_OTP_ROLES:
+        return False
+    device = EmailDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        return False
+    allowed, _ = device.generate_is_allowed()
+    if allowed:
+        device.generate_challenge()
+        record(action=Action.OTP_EMAIL_SENT, request=request, object_type="email")
+    return allowed
+
+
+# --- Enrolment ----------------------------------------------------------------
+
+
+def totp_enrol_start(*, request: HttpRequest, user: User) -> TOTPDevice:
+    """The unconfirmed authenticator this session is enrolling (made once per session)."""
+    device = TOTPDevice.objects.filter(
+        user=user, confirmed=False, pk=request.session.get(ENROL_DEVICE)
+    ).first()
+    if device is None:
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+        request.session[ENROL_DEVICE] = device.pk
+    return device
+
+
+def totp_enrol_confirm(*, request: HttpRequest, user: User, token: str) -> list[str]:
+    """Confirm the new authenticator with a code from it; returns fresh backup codes."""
+    replacing = request.user.is_verified()
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user=user, confirmed=False, pk=request.session.get(ENROL_DEVICE))
+            .first()
+        )
+        confirmed = device is not None and device.verify_token("".join(token.split()))
+        if confirmed:
+            TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            if user.role in EMAIL_OTP_ROLES:
+                EmailDevice.objects.get_or_create(
+                    user=user, defaults={"name": "E-mail", "confirmed": True}
+                )
+            codes = _new_backup_codes(user)
+            del request.session[ENROL_DEVICE]
+            _finish_second_factor(request, user, device)
+            if replacing:
+                _end_other_sessions(request, user)
+        record(
+            action=Action.OTP_ENROL,
+            outcome=Outcome.SUCCESS if confirmed else Outcome.FAILURE,
+            request=request,
+            object_type="totp",
+        )
+    if device is None:
+        raise SecondFactorError("The set-up expired. Scan the new code and try again.")
+    if not confirmed:
+        raise SecondFactorError("That code didn't work. Check the time on your phone and retry.")
+    return codes
+
+
+def _new_backup_codes(user: User) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
+    codes = [_backup_code() for _ in range(settings.BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=c) for c in codes)
+    return codes
+
+
+def _backup_code() -> str:
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def backup_codes_regenerate(*, request: HttpRequest, user: User) -> list[str]:
+    with transaction.atomic():
+        codes = _new_backup_codes(user)
+        record(action=Action.BACKUP_CODES_CREATED, request=request, object_type="backup")
+        _end_other_sessions(request, user)
+    return codes
+
+
+# --- Sessions -----------------------------------------------------------------
+
+
+def sign_out(*, request: HttpRequest) -> None:
+    if request.user.is_authenticated:
+        record(action=Action.LOGOUT, request=request)
+    logout(request)  # deletes the server-side session row
+
+
+def _end_other_sessions(request: HttpRequest, user: User) -> int:
+    deleted, _ = (
+        UserSession.objects.filter(user=user).exclude(session_key=request.session.session_key)
+    ).delete()
+    return deleted
+
+
+def sessions_end_others(*, request: HttpRequest, user: User) -> int:
+    with transaction.atomic():
+        ended = _end_other_sessions(request, user)
+        record(action=Action.SESSION_ENDED, request=request, object_type="session", object_id=ended)
+    return ended
+
+
+def session_end(*, request: HttpRequest, user: User, session_id: uuid.UUID) -> bool:
+    """End one of the user's own sessions, named by its public id; others' are invisible."""
+    with transaction.atomic():
+        deleted, _ = (
+            UserSession.objects.filter(user=user, public_id=session_id)
+            .exclude(session_key=request.session.session_key)
+            .delete()
+        )
+        if deleted:
+            record(action=Action.SESSION_ENDED, request=request, object_type="session", object_id=1)
+    return bool(deleted)
+
+
+# --- Passwords and account state ----------------------------------------------------
+
+
+def password_change(*, request: HttpRequest, user: User, new_password: str) -> None:
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        update_session_auth_hash(request, user)  # keeps this session, rotates its key
+        _end_other_sessions(request, user)
+        record(action=Action.PASSWORD_CHANGE, request=request)
+
+
+def password_reset_request(*, request: HttpRequest, form: PasswordResetForm) -> None:
+    """Mail a reset link if the address belongs to an active user; say nothing either way."""
+    email = form.cleaned_data["email"]
+    users = list(form.get_users(email))
+    for user in users:
+        record(action=Action.PASSWORD_RESET_REQUEST, request=request, actor=user)
+    if not users:
+        record(action=Action.PASSWORD_RESET_REQUEST, outcome=Outcome.FAILURE, request=request)
+    form.save(
+        request=request,
+        use_https=True,
+        subject_template_name="accounts/email/password_reset_subject.txt",
+        email_template_name="accounts/email/password_reset.txt",
+    )
+
+
+def password_reset_complete(*, request: HttpRequest, user: User) -> None:
+    """After a reset every session ends; the next sign-in still needs the second factor."""
+    with transaction.atomic():
+        UserSession.objects.filter(user=user).delete()
+        record(action=Action.PASSWORD_RESET, request=request, actor=user)
+
+
+def patient_record_attach(*, user: User) -> None:
+    """A new patient account gets its own patient record (others get none)."""
+    if user.role == Role.PATIENT and user.patient_id is None:
+        user.patient = Patient.objects.create()
+
+
+def user_deactivate(*, request: HttpRequest, user: User) -> None:
+    with transaction.atomic():
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        UserSession.objects.filter(user=user).delete()
+        record(
+            action=Action.ACCOUNT_DEACTIVATED,
+            request=request,
+            object_type="accounts.user",
+            object_id=user.pk,
+        )

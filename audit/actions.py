@@ -1,0 +1,35 @@
+"""The audit vocabulary: what happened, how it ended, how much it matters."""
+
+from django.db import models
+
+
+class Action(models.TextChoices):
+    LOGIN = "login", "Sign-in (password)"
+    LOGIN_LOCKED_OUT = "login.locked_out", "Sign-in refused: locked out"
+    OTP_VERIFY = "otp.verify", "Second factor"
+    OTP_ENROL = "otp.enrol", "Second factor enrolled"
+    OTP_EMAIL_SENT = "otp.email_sent", "Sign-in code e-mailed"
+    BACKUP_CODES_CREATED = "otp.backup_codes", "Backup codes created"
+    LOGOUT = "logout", "Sign-out"
+    SESSION_IDLE_TIMEOUT = "session.idle_timeout", "Signed out after inactivity"
+    SESSION_EXPIRED = "session.expired", "Session reached its maximum age"
+    SESSION_ENDED = "session.ended", "Session ended by its user"
+    PASSWORD_CHANGE = "password.change", "Password changed"
+    PASSWORD_RESET_REQUEST = "password.reset_request", "Password reset requested"
+    PASSWORD_RESET = "password.reset", "Password reset completed"
+    ACCESS_DENIED = "access.denied", "Access refused by policy"
+    ADMIN_ADD = "admin.add", "Admin: object added"
+    ADMIN_CHANGE = "admin.change", "Admin: object changed"
+    ADMIN_DELETE = "admin.delete", "Admin: object deleted"
+    ACCOUNT_DEACTIVATED = "account.deactivated", "Account deactivated"
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+
+
+class Severity(models.TextChoices):
+    INFO = "info"
+    HIGH = "high"

@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from audit import chain
+
+
+class Command(BaseCommand):
+    help = "Seal finished audit events, then walk the hash chain and name the first broken event."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-seal", action="store_true", help="Only verify; do not seal pending events first."
+        )
+
+    def handle(self, *args, no_seal: bool, **options):
+        if not no_seal:
+            chain.seal_pending()
+        verdict = chain.verify()
+        if not verdict.ok:
+            where = f"event {verdict.broken_event_id}" if verdict.broken_event_id else "a seal"
+            position = f" (chain position {verdict.broken_seq})" if verdict.broken_seq else ""
+            raise CommandError(
+                f"Audit chain broken at {where}{position}: {verdict.problem}. "
+                f"{verdict.verified} events before it verified."
+            )
+        self.stdout.write(
+            f"Audit chain intact: {verdict.verified} events verified; "
+            f"head {verdict.head_seq} {verdict.head_hash.hex()}"
+        )

@@ -1,0 +1,293 @@
+"""Carebridge settings: one module, driven by the environment, failing closed.
+
+PORTAL_ENV selects the mode:
+- ``production`` (the default): every secret and host comes from the
+  environment or a ``*_FILE`` path; the system checks in portal/checks.py
+  refuse to start without them.
+- ``development``: what ``make run``/``make test`` use; secrets still come from
+  files, but ``make`` writes them under var/ and the defaults point there.
+
+DEBUG is never on unless DJANGO_DEBUG says so outside production.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def envsecret(name: str, default_file: Path | None = None) -> str:
+    """A secret from NAME, else from the file named by NAME_FILE (or the default file)."""
+    if value := os.environ.get(name):
+        return value.strip()
+    path = os.environ.get(f"{name}_FILE") or (str(default_file) if default_file else "")
+    if path and Path(path).is_file():
+        return Path(path).read_text().strip()
+    return ""
+
+
+PORTAL_ENV = env("PORTAL_ENV", "production")
+if PORTAL_ENV not in {"production", "development"}:
+    raise ValueError(f"PORTAL_ENV must be 'production' or 'development', not {PORTAL_ENV!r}")
+PRODUCTION = PORTAL_ENV == "production"
+VAR_DIR = Path(env("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
+DEV_FILE = (lambda name: None) if PRODUCTION else (lambda name: VAR_DIR / name)
+
+SECRET_KEY = envsecret("DJANGO_SECRET_KEY", DEV_FILE("secret_key"))
+DEBUG = envbool("DJANGO_DEBUG") and not PRODUCTION
+ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS").split(",") if h] or (
+    [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"]
+)
+
+DATABASE_URL = envsecret("DATABASE_URL", DEV_FILE("database_url"))
+DATABASES = {
+    "default": {
+        **(dj_database_url.parse(DATABASE_URL) if DATABASE_URL else {}),
+        "ENGINE": "django.db.backends.postgresql",
+        "CONN_MAX_AGE": envint("DATABASE_CONN_MAX_AGE", 60),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"connect_timeout": 5},
+        "TEST": {"NAME": env("DATABASE_TEST_NAME") or None},
+    }
+}
+
+INSTALLED_APPS = [
+    "portal.apps.PortalAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp.plugins.otp_email",
+    "axes",
+    "csp",
+    "portal",
+    "accounts",
+    "audit",
+    "records",
+    "messaging",
+    "appointments",
+    "billing",
+    "refills",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "portal.middleware.SecurityHeadersMiddleware",
+    "portal.middleware.SessionTimeoutMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "portal.middleware.SecondFactorMiddleware",
+    "portal.middleware.AccessPolicyMiddleware",
+    # Last, so that it sees the flag set by the authentication backend.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.session_timeout",
+            ],
+        },
+    },
+]
+
+# --- Accounts and authentication -------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # Axes first: a locked-out username/address pair never reaches the password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+PASSWORD_RESET_TIMEOUT = 60 * 60
+
+# Lockout: 5 failures for one username from one client address lock that pair
+# for 15 minutes. Counters live in the database, never in the session.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "portal.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
+AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False
+AXES_SENSITIVE_PARAMETERS = ["password", "token", "otp_token"]
+
+# Number of reverse proxies in front of the portal whose X-Forwarded-For we
+# trust. 0 (the default) means the header is ignored entirely.
+PORTAL_TRUSTED_PROXY_COUNT = envint("PORTAL_TRUSTED_PROXY_COUNT", 0)
+
+# --- Second factor ---------------------------------------------------------
+OTP_TOTP_ISSUER = "Carebridge"
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_EMAIL_THROTTLE_FACTOR = 1
+OTP_EMAIL_SUBJECT = "Your Carebridge sign-in code"
+OTP_EMAIL_BODY_TEMPLATE_PATH = "accounts/email/otp_code.txt"
+OTP_EMAIL_TOKEN_VALIDITY = 600
+OTP_EMAIL_COOLDOWN_DURATION = 60
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+BACKUP_CODE_COUNT = 10
+
+# --- Sessions ----------------------------------------------------------------
+SESSION_ENGINE = "accounts.session_store"
+SESSION_COOKIE_NAME = "__Host-session"
+SESSION_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+PORTAL_IDLE_TIMEOUT = envint("PORTAL_IDLE_TIMEOUT", 15 * 60)
+PORTAL_IDLE_WARNING = envint("PORTAL_IDLE_WARNING", 2 * 60)
+PORTAL_SESSION_MAX_AGE = envint("PORTAL_SESSION_MAX_AGE", 12 * 60 * 60)
+SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_AGE
+
+CSRF_COOKIE_NAME = "__Host-csrftoken"
+CSRF_COOKIE_SECURE = True
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
+
+# --- Transport and browser security -------------------------------------------
+SECURE_SSL_REDIRECT = True
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = envbool("PORTAL_HSTS_PRELOAD")
+# Joining the browsers' HSTS preload list binds the whole domain for years;
+# that is each clinic's decision (PORTAL_HSTS_PRELOAD), not a default.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if PORTAL_TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    },
+}
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=(), interest-cohort=()"
+)
+
+# --- Static files ------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- E-mail ----------------------------------------------------------------------
+# Mail carries no PHI: codes, links and "you have a new message" only.
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Carebridge <no-reply@localhost>")
+OTP_EMAIL_SENDER = DEFAULT_FROM_EMAIL
+if env("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env("EMAIL_HOST")
+    EMAIL_PORT = envint("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = True
+    EMAIL_TIMEOUT = 10
+else:
+    # Development keeps mail on disk under var/mail; production without
+    # EMAIL_HOST is refused by a system check.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "mail"
+
+# --- Internationalisation ----------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("PORTAL_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Logging: ids only, never PHI --------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("PORTAL_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Django's request logger prints the full path (and so any query
+        # string); our own middleware logs request ids instead.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "axes": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from portal import views
+from portal.access import public, sign_in_step
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("patient/", views.patient_home, name="patient_home"),
+    path("staff/", views.staff_home, name="staff_home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    # The admin signs in and out through the portal's own pages (password + 2FA).
+    path(
+        "admin/login/",
+        public(RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
+        name="admin_login",
+    ),
+    path(
+        "admin/logout/",
+        sign_in_step(RedirectView.as_view(pattern_name="accounts:logout")),
+        name="admin_logout",
+    ),
+    path("admin/", admin.site.urls),
+]

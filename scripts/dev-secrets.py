@@ -1,0 +1,129 @@
+"""Create the development secrets under var/ when they are missing.
+
+    var/secret_key                    Django SECRET_KEY
+    var/tls/cert.pem, var/tls/key.pem self-signed certificate for https://localhost
+
+Safe to run every time: existing secrets are kept, and the certificate is renewed only
+when it is unreadable, does not match its key, or expires within 7 days. Secret files are
+0600; directories are 0755 because the local PostgreSQL user must traverse var/.
+Production secrets never come from here.
+"""
+
+import argparse
+import datetime as dt
+import ipaddress
+import os
+import secrets
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+ROOT = Path(__file__).resolve().parent.parent
+RENEW_BEFORE = dt.timedelta(days=7)
+VALID_FOR = dt.timedelta(days=365)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace path atomically with a file that was 0600 from its first byte."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def ensure_secret_key(path: Path) -> None:
+    if path.exists() and path.read_text().strip():
+        return
+    write_private(path, secrets.token_urlsafe(50).encode())
+    print(f"Created {path}")
+
+
+def make_self_signed(cert_path: Path, key_path: Path, valid_for: dt.timedelta = VALID_FOR) -> None:
+    """Write an EC P-256 key and a self-signed certificate for localhost, 127.0.0.1 and ::1."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + valid_for)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
+                ]
+            ),
+            critical=False,
+        )
+        # A leaf, not a CA; no KeyUsage, so OpenSSL still accepts it as its own trust
+        # anchor when a client pins it with cafile=cert.pem.
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    write_private(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+
+
+def cert_is_usable(cert_path: Path, key_path: Path) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError):
+        return False
+    same_key = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) == key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return same_key and cert.not_valid_after_utc - dt.datetime.now(dt.UTC) > RENEW_BEFORE
+
+
+def ensure_tls(tls_dir: Path) -> None:
+    cert_path, key_path = tls_dir / "cert.pem", tls_dir / "key.pem"
+    if cert_is_usable(cert_path, key_path):
+        return
+    make_self_signed(cert_path, key_path)
+    print(f"Created a self-signed certificate for localhost in {tls_dir}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--var-dir",
+        type=Path,
+        default=Path(os.environ.get("PORTAL_VAR_DIR", ROOT / "var")),
+        help="directory for the secrets (default: $PORTAL_VAR_DIR or ./var)",
+    )
+    var = parser.parse_args().var_dir
+    tls = var / "tls"
+    tls.mkdir(parents=True, exist_ok=True)
+    var.chmod(0o755)
+    tls.chmod(0o755)
+    ensure_secret_key(var / "secret_key")
+    ensure_tls(tls)
+    # Tighten files left with looser modes by hand or by an older version of this script.
+    for path in (var / "secret_key", tls / "cert.pem", tls / "key.pem"):
+        path.chmod(0o600)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `make run`: set up, migrate, load the demo data and serve https://localhost:$PORT with
+# gunicorn in the foreground. One at a time per checkout; `make stop` ends it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+# The same defaults the Makefile exports, so that this script also runs on its own.
+export PORT=${PORT:-8443}
+export PORTAL_ENV=${PORTAL_ENV:-development}
+export PORTAL_VAR_DIR=${PORTAL_VAR_DIR:-$ROOT/var}
+[[ -n ${DATABASE_URL:-} ]] || export DATABASE_URL_FILE=${DATABASE_URL_FILE:-$ROOT/var/database_url}
+[[ -n ${DJANGO_SECRET_KEY:-} ]] || export DJANGO_SECRET_KEY_FILE=${DJANGO_SECRET_KEY_FILE:-$ROOT/var/secret_key}
+
+mkdir -p var/run var/log
+chmod 0755 var
+PIDFILE=var/run/gunicorn.pid
+
+already_running() {
+    local pid port
+    read -r pid port <var/run/run.info 2>/dev/null || true
+    echo "Carebridge is already running (pid ${1:-${pid:-?}}) at https://localhost:${port:-$PORT} — use make stop" >&2
+    exit 1
+}
+
+gunicorn_pid() {
+    # The pid in gunicorn's pid file, if that process is still a gunicorn.
+    local pid
+    pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q gunicorn &&
+        echo "$pid"
+}
+
+# The lock is held until gunicorn exits: gunicorn is exec'd with this descriptor open, and
+# keeps this script's pid, which run.info records for the message above.
+exec 9>>var/run/run.lock
+flock -n 9 || already_running
+if pid=$(gunicorn_pid); then
+    already_running "$pid"
+fi
+rm -f "$PIDFILE"
+echo "$$ $PORT" >var/run/run.info
+
+# 9>&-: the PostgreSQL server started by setup must not inherit (and keep) the lock.
+scripts/setup.sh 9>&-
+
+.venv/bin/python manage.py migrate --noinput
+.venv/bin/python manage.py collectstatic --noinput -v 0
+.venv/bin/python manage.py load_demo --accounts-file var/demo_accounts.json
+
+echo "Serving Carebridge at https://localhost:$PORT (self-signed certificate; Ctrl-C or make stop to end)"
+exec .venv/bin/gunicorn portal.wsgi:application -c gunicorn.conf.py \
+    --certfile "${PORTAL_TLS_CERT:-$ROOT/var/tls/cert.pem}" \
+    --keyfile "${PORTAL_TLS_KEY:-$ROOT/var/tls/key.pem}" \
+    --pid "$PIDFILE"
