@@ -18,7 +18,7 @@ ifeq ($(DJANGO_SECRET_KEY),)
 export DJANGO_SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
 endif
 
-.PHONY: help run stop test lint
+.PHONY: help run stop test lint bench
 
 help:
 	@sed -n 's/^## //p' Makefile
@@ -36,11 +36,20 @@ test:
 	scripts/setup.sh --dev
 	$(MAKE) --no-print-directory lint
 	$(PY) manage.py makemigrations --check --dry-run
+	@# Pages are tested with the production static storage (hashed names from a manifest).
+	$(PY) manage.py collectstatic --noinput -v 0
 	@# EMAIL_HOST only satisfies the configuration check; nothing is sent.
 	PORTAL_ENV=production ALLOWED_HOSTS=localhost EMAIL_HOST=smtp.example.org \
+		PORTAL_KEKS_FILE=var/keks PORTAL_BLIND_INDEX_KEY_FILE=var/blind_index_key \
+		PORTAL_KEY_STORE_DIR=var/keystore PORTAL_AUDIT_SIGNING_KEY_FILE=var/audit_signing_key \
 		DATABASE_URL="$${DATABASE_URL:-$$(cat var/database_url)}" \
 		$(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make bench: measure audit and encryption on the real PostgreSQL; writes bench/RESULTS.md
+bench:
+	scripts/setup.sh --dev
+	$(PY) bench/run.py
 
 ## make lint: ruff only
 lint:

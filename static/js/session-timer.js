@@ -46,9 +46,10 @@
       return response.json();
     }).then(function (data) {
       if (!data) { return; }
-      if (!data.signed_in || data.remaining <= 0) { leave(); return; }
+      // Only the server ends the session; until it has, check again shortly.
+      if (!data.signed_in) { leave(); return; }
       if (data.remaining > warning && dialog.open) { dialog.close(); }
-      schedule(data.remaining);
+      schedule(Math.max(data.remaining, 1));
     }).catch(function () { timer = setTimeout(checkServer, 5000); });
   }
 

@@ -1,0 +1,97 @@
+"""Every sign-in step and the signed-in pages meet WCAG 2.1 A and AA, as axe-core checks them,
+and load nothing from anyone but the portal itself."""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+RUN_AXE = """async (tags) => {
+  const results = await axe.run(document, {runOnly: tags});
+  return results.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    targets: v.nodes.map((n) => n.target.join(" ")),
+  }));
+}"""
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `npm ci` to install axe-core.", pytrace=False)
+    return AXE.read_text()
+
+
+def sign_in_page(portal, cast):
+    portal.goto("/accounts/sign-in/")
+
+
+def sign_in_page_with_an_error(portal, cast):
+    portal.enter_password(cast["alice"], password="not the right password")
+    expect(portal.page.get_by_role("alert")).to_be_visible()
+
+
+def verify_page(portal, cast):
+    portal.enter_password(cast["alice"])
+    portal.wait_for("/accounts/sign-in/verify/")
+
+
+def enrol_page(portal, cast):
+    portal.enter_password(cast["newcomer"])
+    portal.wait_for("/accounts/sign-in/enrol/")
+
+
+def patient_home(portal, cast):
+    portal.sign_in_fully(cast["alice"])
+    portal.wait_for("/patient/")
+
+
+def security_page(portal, cast):
+    portal.sign_in_fully(cast["alice"])
+    portal.goto("/accounts/security/")
+    assert portal.at("/accounts/security/"), portal.page.url
+
+
+PAGES = [
+    sign_in_page,
+    sign_in_page_with_an_error,
+    verify_page,
+    enrol_page,
+    patient_home,
+    security_page,
+]
+
+
+@pytest.mark.parametrize("open_page", PAGES, ids=[p.__name__ for p in PAGES])
+def test_it_has_no_wcag_violations_and_no_third_party_requests_on_the(
+    open_page, open_portal, axe_source, alice, newcomer
+):
+    portal = open_portal()
+    requests: list[str] = []
+    portal.page.on("request", lambda request: requests.append(request.url))
+
+    open_page(portal, {"alice": alice, "newcomer": newcomer})
+    portal.page.wait_for_load_state("load")
+    # Injected through DevTools rather than a <script>, so the page's CSP stays on.
+    portal.page.evaluate(axe_source)
+    violations = portal.page.evaluate(RUN_AXE, WCAG_TAGS)
+
+    found = "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']}; at {', '.join(v['targets'])}"
+        for v in violations
+    )
+    assert not violations, f"axe found WCAG violations on {portal.page.url}:\n{found}"
+    own = urlsplit(portal.url)
+    elsewhere = [
+        url
+        for url in requests
+        if urlsplit(url).scheme not in {"data", "blob"}
+        and (urlsplit(url).scheme, urlsplit(url).netloc) != (own.scheme, own.netloc)
+    ]
+    assert requests, "no requests were seen"
+    assert not elsewhere, f"requests to hosts other than {own.netloc}: {elsewhere}"
