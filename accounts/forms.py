@@ -32,3 +32,26 @@ class EnrolForm(forms.Form):
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
     )
+
+
+class BreakGlassForm(forms.Form):
+    patient_id = forms.UUIDField(
+        label="Patient id", help_text="From the patient's wristband, referral or the EHR."
+    )
+    reason = forms.CharField(
+        label="Why do you need this record now?",
+        min_length=10,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Reviewed by the privacy officer. Do not include clinical details.",
+    )
+    method = forms.ChoiceField(
+        label="Confirm with",
+        choices=[("totp", "Authenticator app"), ("backup", "Backup code")],
+        initial="totp",
+    )
+    token = forms.CharField(
+        label="Code",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

@@ -128,3 +128,49 @@ class UserSession(AbstractBaseSession):
         from accounts.session_store import SessionStore
 
         return SessionStore
+
+
+class CareTeam(models.Model):
+    """Clinicians who treat a set of patients: the minimum-necessary boundary for charts."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120, unique=True)
+    members = models.ManyToManyField(
+        User,
+        related_name="care_teams",
+        blank=True,
+        limit_choices_to={"role__in": [Role.PHYSICIAN, Role.NURSE]},
+        help_text="Physicians and nurses only.",
+    )
+    patients = models.ManyToManyField("records.Patient", related_name="care_teams", blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BreakGlassGrant(models.Model):
+    """Time-boxed emergency access by a clinician to a patient outside their care teams."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    clinician = models.ForeignKey(User, on_delete=models.PROTECT, related_name="break_glass_grants")
+    patient = models.ForeignKey(
+        "records.Patient", on_delete=models.PROTECT, related_name="break_glass_grants"
+    )
+    # The clinician's own words, required; reviewers read them. Not shown to other staff.
+    reason = models.TextField()
+    granted_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    reviewed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["clinician", "patient", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"emergency access {self.pk}"
+
+    @property
+    def active(self) -> bool:
+        return self.expires_at > timezone.now()

@@ -5,7 +5,7 @@ from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User, UserSession
+from accounts.models import BreakGlassGrant, User, UserSession
 from portal.access import EMAIL_OTP_ROLES
 
 
@@ -37,4 +37,13 @@ def session_list(*, user: User) -> list[UserSession]:
         UserSession.objects.filter(user=user, expire_date__gt=timezone.now()).order_by(
             "-last_activity"
         )
+    )
+
+
+def break_glass_unreviewed() -> list[BreakGlassGrant]:
+    """Grants awaiting review, oldest first; for administrators (ids and reasons, no charts)."""
+    return list(
+        BreakGlassGrant.objects.filter(reviewed_at=None)
+        .select_related("clinician")
+        .order_by("granted_at")
     )

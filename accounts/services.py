@@ -6,22 +6,28 @@ Each function changes state and records its audit event in one transaction.
 import secrets
 import time
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.forms import PasswordResetForm
+from django.core.exceptions import PermissionDenied
+from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
 from django_otp import login as otp_login
+from django_otp.models import Device
 from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User, UserSession
+from accounts.models import BreakGlassGrant, User, UserSession
 from accounts.session_store import CLIENT_IP, LAST_ACTIVITY, SESSION_ID, SIGNED_IN_AT, USER_AGENT
-from audit.actions import Action, Outcome
+from audit.actions import Action, Outcome, Severity
 from audit.services import record
-from portal.access import EMAIL_OTP_ROLES, Role
+from portal.access import CLINICAL_ROLES, EMAIL_OTP_ROLES, Role
 from portal.net import client_ip
 from records.models import Patient
 
@@ -65,35 +71,44 @@ def _finish_second_factor(request: HttpRequest, user: User, device) -> None:
     request.session.cycle_key()
 
 
-def second_factor_verify(*, request: HttpRequest, user: User, method: str, token: str) -> None:
-    """Verify a TOTP, backup or e-mailed code; raises SecondFactorError if refused.
+def _code_accepted(*, user: User, method: str, token: str) -> tuple[Device | None, bool]:
+    """Check a code against the user's device: (the device if accepted, throttled).
 
-    The device row is locked while it is checked, so two requests racing with
-    the same code cannot both pass (django-otp's replay check alone is not
-    atomic).
+    The device row is locked while the code is checked, so two requests racing
+    with the same code cannot both pass (django-otp's replay check alone is not
+    atomic). Failures are counted on the device, in the database.
     """
     model = {"totp": TOTPDevice, "backup": StaticDevice, "email": EmailDevice}.get(method)
     if model is None or (method == "email" and user.role not in EMAIL_OTP_ROLES):
-        raise SecondFactorError("Choose a way to confirm it's you.")
-    token = "".join(token.split())
+        return None, False
+    device = model.objects.select_for_update().filter(user=user, confirmed=True).first()
+    if device is None:
+        return None, False
+    allowed, _ = device.verify_is_allowed()
+    accepted = allowed and device.verify_token("".join(token.split()))
+    return (device if accepted else None), not allowed
+
+
+def _refusal(throttled: bool) -> SecondFactorError:
+    if throttled:
+        return SecondFactorError("Too many wrong codes. Wait a minute, then try again.")
+    return SecondFactorError("That code didn't work. Check it and try again.")
+
+
+def second_factor_verify(*, request: HttpRequest, user: User, method: str, token: str) -> None:
+    """Verify a TOTP, backup or e-mailed code; raises SecondFactorError if refused."""
     with transaction.atomic():
-        device = model.objects.select_for_update().filter(user=user, confirmed=True).first()
-        if device is None:
-            raise SecondFactorError("That method isn't set up for your account.")
-        allowed, _ = device.verify_is_allowed()
-        if allowed and device.verify_token(token):
+        device, throttled = _code_accepted(user=user, method=method, token=token)
+        if device is not None:
             _finish_second_factor(request, user, device)
-            record(action=Action.OTP_VERIFY, request=request, object_type=method)
-            return
-    record(
-        action=Action.OTP_VERIFY,
-        outcome=Outcome.FAILURE,
-        request=request,
-        object_type=method,
-    )
-    if not allowed:
-        raise SecondFactorError("Too many wrong codes. Wait a minute, then try again.")
-    raise SecondFactorError("That code didn't work. Check it and try again.")
+        record(
+            action=Action.OTP_VERIFY,
+            outcome=Outcome.SUCCESS if device else Outcome.FAILURE,
+            request=request,
+            object_type=method,
+        )
+    if device is None:
+        raise _refusal(throttled)
 
 
 def email_code_send(*, request: HttpRequest, user: User) -> bool:
@@ -270,3 +285,87 @@ def user_deactivate(*, request: HttpRequest, user: User) -> None:
             object_type="accounts.user",
             object_id=user.pk,
         )
+
+
+# --- Emergency access ---------------------------------------------------------------
+
+
+def break_glass_open(
+    *,
+    request: HttpRequest,
+    actor: User,
+    patient_id: uuid.UUID,
+    reason: str,
+    method: str,
+    token: str,
+) -> BreakGlassGrant:
+    """Grant a clinician time-boxed access to a patient outside their care teams.
+
+    Needs a stated reason and a fresh second-factor code (someone at an
+    unlocked workstation cannot do it). High-severity audit event; the privacy
+    officer is told by e-mail (ids only) and the grant waits for an admin review.
+    """
+    if actor.role not in CLINICAL_ROLES:
+        raise PermissionDenied
+    with transaction.atomic():
+        device, throttled = _code_accepted(user=actor, method=method, token=token)
+        patient = Patient.objects.filter(pk=patient_id).first() if device else None
+        if patient is not None:
+            grant = BreakGlassGrant.objects.create(
+                clinician=actor,
+                patient=patient,
+                reason=reason,
+                expires_at=timezone.now() + timedelta(minutes=settings.PORTAL_BREAK_GLASS_MINUTES),
+            )
+            record(
+                action=Action.BREAK_GLASS,
+                request=request,
+                patient_id=patient.pk,
+                object_type="accounts.breakglassgrant",
+                object_id=grant.pk,
+                reason=reason,
+                severity=Severity.HIGH,
+            )
+            transaction.on_commit(lambda: _tell_privacy_officer(request, grant))
+        else:
+            record(
+                action=Action.BREAK_GLASS,
+                outcome=Outcome.FAILURE,
+                request=request,
+                object_type="accounts.breakglassgrant",
+                severity=Severity.HIGH,
+            )
+    if device is None:
+        raise _refusal(throttled)
+    if patient is None:
+        raise SecondFactorError("No patient has that id.")
+    return grant
+
+
+def _tell_privacy_officer(request: HttpRequest, grant: BreakGlassGrant) -> None:
+    if not settings.PORTAL_PRIVACY_OFFICER_EMAIL:
+        return
+    review = request.build_absolute_uri(reverse("accounts:emergency_access_review"))
+    send_mail(
+        "Carebridge: emergency access granted",
+        f"Emergency access {grant.pk} was granted at {grant.granted_at:%Y-%m-%d %H:%M} UTC "
+        f"and needs review:\n{review}\n",
+        None,
+        [settings.PORTAL_PRIVACY_OFFICER_EMAIL],
+    )
+
+
+def break_glass_review(*, request: HttpRequest, grant_id: uuid.UUID) -> BreakGlassGrant:
+    with transaction.atomic():
+        grant = BreakGlassGrant.objects.select_for_update().get(pk=grant_id, reviewed_at=None)
+        grant.reviewed_by = request.user
+        grant.reviewed_at = timezone.now()
+        grant.save(update_fields=["reviewed_by", "reviewed_at"])
+        record(
+            action=Action.BREAK_GLASS_REVIEWED,
+            request=request,
+            patient_id=grant.patient_id,
+            object_type="accounts.breakglassgrant",
+            object_id=grant.pk,
+        )
+    return grant

@@ -23,6 +23,12 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("password-reset/done/", views.password_reset_done, name="password_reset_done"),
+    path("emergency-access/", views.emergency_access, name="emergency_access"),
+    path(
+        "emergency-access/review/",
+        views.emergency_access_review,
+        name="emergency_access_review",
+    ),
     path("session/status/", views.session_status, name="session_status"),
     path("session/extend/", views.session_extend, name="session_extend"),
 ]

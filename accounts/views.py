@@ -1,4 +1,5 @@
 import base64
+import math
 import time
 import uuid
 
@@ -14,9 +15,18 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.forms import CodeForm, EnrolForm, SignInForm
+from accounts.forms import BreakGlassForm, CodeForm, EnrolForm, SignInForm
+from accounts.models import BreakGlassGrant
 from accounts.session_store import LAST_ACTIVITY, SESSION_ID
-from portal.access import ALL_ROLES, EMAIL_OTP_ROLES, public, roles, sign_in_step
+from portal.access import (
+    ALL_ROLES,
+    CLINICAL_ROLES,
+    EMAIL_OTP_ROLES,
+    Role,
+    public,
+    roles,
+    sign_in_step,
+)
 
 SIGNED_OUT_MESSAGES = {
     "idle": "You were signed out after {minutes} minutes without activity. Sign in again.",
@@ -268,7 +278,7 @@ def session_status(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "signed_in": True,
-            "remaining": max(0, int(settings.PORTAL_IDLE_TIMEOUT - idle)),
+            "remaining": max(0, math.ceil(settings.PORTAL_IDLE_TIMEOUT - idle)),
             "timeout": settings.PORTAL_IDLE_TIMEOUT,
         }
     )
@@ -279,3 +289,37 @@ def session_status(request: HttpRequest) -> JsonResponse:
 def session_extend(request: HttpRequest) -> JsonResponse:
     """ "Stay signed in": a foreground request, so the middleware has just renewed the timer."""
     return JsonResponse({"signed_in": True, "remaining": settings.PORTAL_IDLE_TIMEOUT})
+
+
+@roles(*CLINICAL_ROLES)
+@require_http_methods(["GET", "POST"])
+def emergency_access(request: HttpRequest) -> HttpResponse:
+    form = BreakGlassForm(request.POST or None, initial={"patient_id": request.GET.get("patient")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            grant = services.break_glass_open(
+                request=request, actor=request.user, **form.cleaned_data
+            )
+        except services.SecondFactorError as error:
+            form.add_error("token", str(error))
+        else:
+            minutes = settings.PORTAL_BREAK_GLASS_MINUTES
+            messages.warning(request, f"Emergency access granted for {minutes} minutes.")
+            return redirect("records:chart", patient_id=grant.patient_id)
+    return render(request, "accounts/emergency_access.html", {"form": form})
+
+
+@roles(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def emergency_access_review(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        grant_id = request.POST.get("grant", "")
+        try:
+            services.break_glass_review(request=request, grant_id=uuid.UUID(grant_id))
+        except (ValueError, BreakGlassGrant.DoesNotExist):
+            messages.warning(request, "That emergency access was already reviewed.")
+        else:
+            messages.success(request, "Marked as reviewed.")
+        return redirect("accounts:emergency_access_review")
+    grants = selectors.break_glass_unreviewed()
+    return render(request, "accounts/emergency_access_review.html", {"grants": grants})

@@ -22,6 +22,13 @@ class Action(models.TextChoices):
     ADMIN_CHANGE = "admin.change", "Admin: object changed"
     ADMIN_DELETE = "admin.delete", "Admin: object deleted"
     ACCOUNT_DEACTIVATED = "account.deactivated", "Account deactivated"
+    RECORD_VIEW = "record.view", "Record viewed"
+    BREAK_GLASS = "access.break_glass", "Emergency access (break-glass)"
+    EXPORT = "audit.export", "Audit trail exported"
+    BREAK_GLASS_REVIEWED = "access.break_glass_reviewed", "Emergency access reviewed"
+    KEY_ROTATED = "crypto.key_rotated", "Patient data keys re-wrapped under the newest KEK"
+    PATIENT_SHREDDED = "crypto.patient_shredded", "Patient data key destroyed (crypto-shredding)"
+    DECRYPT_FAILED = "crypto.decrypt_failed", "Encrypted value could not be decrypted"
 
 
 class Outcome(models.TextChoices):

@@ -1,9 +1,11 @@
 """The audit trail: append-only events, chained by SHA-256 seals.
 
-Rows are written by audit.services.record() alone. PostgreSQL triggers (see
-migration 0001) refuse UPDATE, DELETE and TRUNCATE on both tables, whoever
-asks. Events carry ids and codes, never PHI values.
+Rows are written by audit.services alone. PostgreSQL triggers (migrations
+0002 and 0003) refuse UPDATE, DELETE and TRUNCATE on every table here,
+whoever asks. Events carry ids and codes, never PHI values.
 """
+
+import uuid
 
 from django.db import models
 from django.utils import timezone
@@ -61,3 +63,43 @@ class AuditSeal(models.Model):
 
     def __str__(self) -> str:
         return f"audit seal {self.seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """The chain head at one moment, signed with a key the database never holds.
+
+    verify_audit checks every signature and that the chain still reaches
+    ``seq`` with this ``hash``: deleting the newest events and seals is then
+    visible once a checkpoint has covered them.
+    """
+
+    seq = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+    key_id = models.CharField(max_length=16)
+    signature = models.BinaryField(max_length=64)
+
+    class Meta:
+        db_table = "audit_checkpoint"
+        indexes = [models.Index(fields=["seq"], name="audit_checkpoint_seq")]
+
+    def __str__(self) -> str:
+        return f"audit checkpoint at {self.seq}"
+
+
+class AuditExport(models.Model):
+    """The signed manifest of one finished export (see audit/exports.py)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    actor_id = models.UUIDField()
+    created_at = models.DateTimeField(default=timezone.now)
+    manifest = models.JSONField()
+    key_id = models.CharField(max_length=16)
+    signature = models.BinaryField(max_length=64)
+
+    class Meta:
+        db_table = "audit_export"
+        indexes = [models.Index(fields=["actor_id", "created_at"], name="audit_export_actor")]
+
+    def __str__(self) -> str:
+        return f"audit export {self.pk}"

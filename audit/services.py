@@ -1,14 +1,21 @@
-"""The one way to write to the audit trail."""
+"""The one way to write to the audit trail, its checkpoints and export manifests."""
 
+import logging
 import uuid
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
+from audit import checkpoints
+from audit import manifest as manifest_format
 from audit.actions import Action, Outcome, Severity
 from audit.chain import seal_pending
-from audit.models import AuditEvent
+from audit.models import AuditCheckpoint, AuditEvent, AuditExport, AuditSeal
+from portal.crypto import signing
 from portal.net import client_ip
+
+log = logging.getLogger(__name__)
 
 
 def record(
@@ -52,3 +59,42 @@ def record(
     # nothing: the event is stored, and the next sealer picks it up.
     transaction.on_commit(seal_pending, robust=True)
     return event
+
+
+def checkpoint_create() -> AuditCheckpoint | None:
+    """Seal what has finished, then sign and store the chain head (None while it is empty).
+
+    Run it periodically (``manage.py audit_checkpoint``), even when nothing
+    happened: with AUDIT_CHECKPOINT_MAX_AGE, a missing recent checkpoint is
+    itself a finding. The signed head also goes to the log, a second witness
+    outside the database.
+    """
+    seal_pending()
+    head = AuditSeal.objects.order_by("-seq").values_list("seq", "hash").first()
+    if head is None:
+        return None
+    seq, digest = head[0], bytes(head[1])
+    now = timezone.now()
+    key_id, signature = signing.sign(checkpoints.message(seq=seq, digest=digest, created_at=now))
+    checkpoint = AuditCheckpoint.objects.create(
+        seq=seq, hash=digest, created_at=now, key_id=key_id, signature=signature
+    )
+    log.info(
+        "audit checkpoint %s seq=%s hash=%s key=%s signature=%s",
+        checkpoint.pk,
+        seq,
+        digest.hex(),
+        key_id,
+        signature.hex(),
+    )
+    return checkpoint
+
+
+def export_manifest_store(*, export_id: uuid.UUID, actor_id: uuid.UUID, manifest: dict) -> dict:
+    """Sign a finished export's manifest and keep it; returns it with its signature."""
+    manifest = {**manifest, "context": manifest_format.CONTEXT, "export_id": str(export_id)}
+    key_id, signature = signing.sign(manifest_format.signed_bytes(manifest))
+    AuditExport.objects.create(
+        id=export_id, actor_id=actor_id, manifest=manifest, key_id=key_id, signature=signature
+    )
+    return manifest_format.with_signature(manifest, key_id, signature)

@@ -8,10 +8,15 @@ walks the URLconf to prove every route has one.
 
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import models
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from records.models import Patient
 
 V = TypeVar("V", bound=Callable[..., object])
 
@@ -73,3 +78,48 @@ def view_policy(view_func: Callable, namespace: str) -> tuple[Policy | None, fro
         return Policy.ROLES, NAMESPACE_ROLES[namespace.split(":")[0]]
     policy = getattr(view_func, "access_policy", None)
     return policy, getattr(view_func, "access_roles", frozenset())
+
+
+# --- Which patients an actor may see ------------------------------------------------
+
+
+def clinical_patients(actor) -> "QuerySet[Patient]":
+    """The patients whose clinical data the actor may see, and no others.
+
+    A patient sees themself; physicians and nurses see the patients of their
+    care teams and those of an unexpired break-glass grant; every other role
+    sees no clinical data at all.
+    """
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from records.models import Patient
+
+    if actor.role == Role.PATIENT:
+        return Patient.objects.filter(pk=actor.patient_id)
+    if actor.role in CLINICAL_ROLES:
+        return Patient.objects.filter(
+            Q(care_teams__members=actor)
+            | Q(
+                break_glass_grants__clinician=actor,
+                break_glass_grants__expires_at__gt=timezone.now(),
+            )
+        ).distinct()
+    return Patient.objects.none()
+
+
+def access_patient(*, actor, patient_id) -> "Patient":
+    """The patient, if the actor may see them; 404 alike for "missing" and "not yours"."""
+    from django.http import Http404
+
+    patient = clinical_patients(actor).filter(pk=patient_id).first()
+    if patient is None:
+        raise Http404("No such patient.")
+    return patient
+
+
+def via_break_glass(*, actor, patient) -> bool:
+    """Whether the actor sees this patient only through an emergency grant."""
+    if actor.role not in CLINICAL_ROLES:
+        return False
+    return not patient.care_teams.filter(members=actor).exists()

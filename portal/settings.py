@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_email",
     "axes",
     "csp",
+    "auditlog",
     "portal",
     "accounts",
     "audit",
@@ -102,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.crypto.scope.KeyScopeMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -177,6 +179,11 @@ AXES_SENSITIVE_PARAMETERS = ["password", "token", "otp_token"]
 # trust. 0 (the default) means the header is ignored entirely.
 PORTAL_TRUSTED_PROXY_COUNT = envint("PORTAL_TRUSTED_PROXY_COUNT", 0)
 
+# --- Emergency access -------------------------------------------------------------
+PORTAL_BREAK_GLASS_MINUTES = envint("PORTAL_BREAK_GLASS_MINUTES", 60)
+# Told (ids only) whenever emergency access is granted; unset means no mail.
+PORTAL_PRIVACY_OFFICER_EMAIL = env("PORTAL_PRIVACY_OFFICER_EMAIL")
+
 # --- Second factor ---------------------------------------------------------
 OTP_TOTP_ISSUER = "Carebridge"
 OTP_TOTP_THROTTLE_FACTOR = 1
@@ -188,6 +195,16 @@ OTP_EMAIL_TOKEN_VALIDITY = 600
 OTP_EMAIL_COOLDOWN_DURATION = 60
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 BACKUP_CODE_COUNT = 10
+
+# --- PHI encryption (portal/crypto) ---
+# Key-encryption keys, "version:base64 key" comma-separated: the highest version
+# wraps new and rotated patient keys, older ones only unwrap (manage.py rotate_keys).
+PORTAL_KEKS = envsecret("PORTAL_KEKS", DEV_FILE("keks"))
+# Keyed HMAC for exact lookups (MRN, e-mail) without storing the value.
+PORTAL_BLIND_INDEX_KEY = envsecret("PORTAL_BLIND_INDEX_KEY", DEV_FILE("blind_index_key"))
+# Per-patient key shares, outside the database and its dumps: destroying one is what
+# makes crypto-shredding hold against old dumps (see portal/crypto/__init__.py).
+PORTAL_KEY_STORE_DIR = env("PORTAL_KEY_STORE_DIR") or str(DEV_FILE("keystore") or "")
 
 # --- Sessions ----------------------------------------------------------------
 SESSION_ENGINE = "accounts.session_store"
@@ -291,3 +308,22 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- Audit workspace ---------------------------------------------------------------
+# Ed25519 key that signs audit checkpoints and export manifests. It is kept out of the
+# database so that the role writing the trail cannot forge a signed chain head; old
+# public keys (base64, comma-separated) keep earlier signatures verifiable after rotation.
+AUDIT_SIGNING_KEY = envsecret("PORTAL_AUDIT_SIGNING_KEY", DEV_FILE("audit_signing_key"))
+AUDIT_OLD_PUBLIC_KEYS = [k.strip() for k in env("PORTAL_AUDIT_OLD_PUBLIC_KEYS").split(",") if k]
+# verify_audit fails when the newest checkpoint is older than this while newer events
+# exist (0: off). Set it above the checkpoint interval: deleting the tail together with
+# its checkpoints then shows as a missing checkpoint.
+AUDIT_CHECKPOINT_MAX_AGE = envint("PORTAL_AUDIT_CHECKPOINT_MAX_AGE", 0)
+AUDIT_PAGE_SIZE = 50
+AUDIT_EXPORT_CHUNK = 2000
+# django-auditlog: field-level changes of configuration models (registered in
+# audit/changelog.py, PHI fields masked). Its own middleware would trust
+# X-Forwarded-For; ours names the actor and takes the address from portal.net.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("axes.middleware.AxesMiddleware"), "audit.middleware.ChangeLogActorMiddleware"
+)

@@ -9,8 +9,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("patient/", views.patient_home, name="patient_home"),
     path("staff/", views.staff_home, name="staff_home"),
+    path("staff/patients/", include("records.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    path("audit/", include("audit.urls")),
     # The admin signs in and out through the portal's own pages (password + 2FA).
     path(
         "admin/login/",

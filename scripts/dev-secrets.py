@@ -2,6 +2,10 @@
 
     var/secret_key                    Django SECRET_KEY
     var/tls/cert.pem, var/tls/key.pem self-signed certificate for https://localhost
+    var/audit_signing_key             Ed25519 key signing audit checkpoints and exports
+    var/keks                          PHI key-encryption key, version 1 ("1:<base64>")
+    var/blind_index_key               key of the PHI blind indexes (base64)
+    var/keystore/                     per-patient key shares (0700; portal/crypto/keystore.py)
 
 Safe to run every time: existing secrets are kept, and the certificate is renewed only
 when it is unreadable, does not match its key, or expires within 7 days. Secret files are
@@ -10,6 +14,7 @@ Production secrets never come from here.
 """
 
 import argparse
+import base64
 import datetime as dt
 import ipaddress
 import os
@@ -18,7 +23,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +45,26 @@ def ensure_secret_key(path: Path) -> None:
     if path.exists() and path.read_text().strip():
         return
     write_private(path, secrets.token_urlsafe(50).encode())
+    print(f"Created {path}")
+
+
+def ensure_audit_signing_key(path: Path) -> None:
+    """The dev key for audit checkpoints and export manifests (PEM, PKCS#8)."""
+    if path.exists() and path.read_text().strip():
+        return
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    write_private(path, pem)
+    print(f"Created {path}")
+
+
+def ensure_phi_key(path: Path, prefix: str = "") -> None:
+    """A random 32-byte key in base64 (with "1:" for the first key-encryption key)."""
+    if path.exists() and path.read_text().strip():
+        return
+    write_private(path, f"{prefix}{base64.b64encode(secrets.token_bytes(32)).decode()}\n".encode())
     print(f"Created {path}")
 
 
@@ -120,8 +145,20 @@ def main() -> None:
     tls.chmod(0o755)
     ensure_secret_key(var / "secret_key")
     ensure_tls(tls)
+    ensure_audit_signing_key(var / "audit_signing_key")
+    ensure_phi_key(var / "keks", prefix="1:")
+    ensure_phi_key(var / "blind_index_key")
+    (var / "keystore").mkdir(exist_ok=True)
+    (var / "keystore").chmod(0o700)
     # Tighten files left with looser modes by hand or by an older version of this script.
-    for path in (var / "secret_key", tls / "cert.pem", tls / "key.pem"):
+    for path in (
+        var / "secret_key",
+        tls / "cert.pem",
+        tls / "key.pem",
+        var / "audit_signing_key",
+        var / "keks",
+        var / "blind_index_key",
+    ):
         path.chmod(0o600)
 
 

@@ -102,6 +102,12 @@ def sign_in_fully(client: Client, user: User) -> Client:
     return client
 
 
+@pytest.fixture(autouse=True)
+def _private_key_store(settings, tmp_path):
+    """Key shares written by a test go to its own directory, never to var/keystore."""
+    settings.PORTAL_KEY_STORE_DIR = str(tmp_path / "keystore")
+
+
 @pytest.fixture
 def client() -> SecureClient:
     return SecureClient()

@@ -168,3 +168,24 @@ def test_it_seals_after_commit_without_being_asked(committed):
         event = an_event()
         assert not AuditSeal.objects.filter(event=event).exists()
     assert AuditSeal.objects.filter(event=event).exists()
+
+
+def test_it_is_not_held_up_by_a_transaction_in_another_database(committed):
+    import psycopg
+
+    params = connection.settings_dict
+    other = psycopg.connect(
+        dbname="postgres",
+        user=params["USER"],
+        password=params["PASSWORD"],
+        host=params["HOST"],
+        port=params["PORT"],
+    )
+    try:
+        other.execute("SELECT pg_current_xact_id()")  # a write transaction, left open
+        event = an_event()
+        chain.seal_pending()
+        assert AuditSeal.objects.filter(event=event).exists()
+    finally:
+        other.rollback()
+        other.close()

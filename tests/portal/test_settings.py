@@ -80,14 +80,25 @@ def test_it_never_turns_debug_on_in_production():
 
 
 def test_it_passes_with_every_secret_given(tmp_path):
-    key = tmp_path / "secret_key"
-    key.write_text("k" * 64)
+    # The same files scripts/dev-secrets.py writes for development, here in a
+    # scratch directory, handed over as a production deployment would.
+    var = tmp_path / "var"
+    subprocess.run(
+        [sys.executable, "scripts/dev-secrets.py", "--var-dir", str(var)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     result = run(
         ["manage.py", "check", "--deploy", "--fail-level", "ERROR"],
         PORTAL_ENV="production",
-        DJANGO_SECRET_KEY_FILE=str(key),
+        DJANGO_SECRET_KEY_FILE=str(var / "secret_key"),
         ALLOWED_HOSTS="portal.example.org",
         DATABASE_URL="postgres://u:p@127.0.0.1:1/x",
         EMAIL_HOST="smtp.example.org",
+        PORTAL_KEKS_FILE=str(var / "keks"),
+        PORTAL_BLIND_INDEX_KEY_FILE=str(var / "blind_index_key"),
+        PORTAL_KEY_STORE_DIR=str(var / "keystore"),
+        PORTAL_AUDIT_SIGNING_KEY_FILE=str(var / "audit_signing_key"),
     )
     assert result.returncode == 0, result.stderr

@@ -4,7 +4,10 @@ from audit import chain
 
 
 class Command(BaseCommand):
-    help = "Seal finished audit events, then walk the hash chain and name the first broken event."
+    help = (
+        "Seal finished audit events, then check every signed checkpoint and walk the hash "
+        "chain, naming the first broken event or the checkpoint the chain no longer reaches."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -16,7 +19,11 @@ class Command(BaseCommand):
             chain.seal_pending()
         verdict = chain.verify()
         if not verdict.ok:
-            where = f"event {verdict.broken_event_id}" if verdict.broken_event_id else "a seal"
+            where = (
+                f"event {verdict.broken_event_id}"
+                if verdict.broken_event_id
+                else "a signed checkpoint"
+            )
             position = f" (chain position {verdict.broken_seq})" if verdict.broken_seq else ""
             raise CommandError(
                 f"Audit chain broken at {where}{position}: {verdict.problem}. "
@@ -24,5 +31,6 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             f"Audit chain intact: {verdict.verified} events verified; "
-            f"head {verdict.head_seq} {verdict.head_hash.hex()}"
+            f"head {verdict.head_seq} {verdict.head_hash.hex()}; "
+            f"{verdict.checkpoints} signed checkpoints reached"
         )

@@ -1,0 +1,279 @@
+"""PHI decryption benchmark on the real PostgreSQL, in a scratch database.
+
+    .venv/bin/python bench/bench_crypto.py         # prints one JSON object per figure
+
+The database ``carebridge_bench_crypto`` is created next to the dev database
+(same server and role, from DATABASE_URL / DATABASE_URL_FILE / var/database_url),
+migrated, and dropped at the end; keys are fresh and the key store is a
+temporary directory, so nothing under var/ is touched. Two pages of 200
+encrypted fields, loaded from PostgreSQL, each timed over many repetitions
+(median), with the query, the key unwrapping and the decryption timed apart:
+
+- page: one patient's chart, 50 rows x 4 text fields (one data key);
+- list: a staff list of 50 patients' demographics x 4 fields (50 data keys,
+  fetched with one query by ``preload_keys``).
+
+The baseline is raw AES-256-GCM decryption of the same 200 ciphertexts, with
+the same associated data and ready-made key objects, in the same run.
+"""
+
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from base64 import b64encode
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "carebridge_bench_crypto"
+ROWS = 50
+FIELDS = ("code", "value", "unit", "note")
+LIST_FIELDS = ("given_name", "family_name", "birth_date", "mrn")
+REPEAT = 300
+TARGET_MS = 5.0
+TARGET_RATIO = 3.0
+
+
+def _dev_url() -> str:
+    if url := os.environ.get("DATABASE_URL"):
+        return url
+    path = os.environ.get("DATABASE_URL_FILE") or str(ROOT / "var" / "database_url")
+    return Path(path).read_text().strip()
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _admin(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_with_db(url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _django(url: str, key_store: str) -> None:
+    """Scratch database, fresh keys, temporary key store; then Django."""
+    os.environ.setdefault("PORTAL_ENV", "development")
+    os.environ.setdefault("PORTAL_VAR_DIR", str(ROOT / "var"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ["DATABASE_URL"] = _with_db(url, BENCH_DB)
+    os.environ["PORTAL_KEKS"] = f"1:{b64encode(os.urandom(32)).decode()}"
+    os.environ["PORTAL_BLIND_INDEX_KEY"] = b64encode(os.urandom(32)).decode()
+    os.environ["PORTAL_KEY_STORE_DIR"] = key_store
+    import django
+
+    django.setup()
+
+
+def _chart_model() -> Any:
+    """A chart-entry model (lab results: four encrypted texts per row), bench only."""
+    from django.db import connection, models
+
+    from portal.crypto.fields import EncryptedTextField
+    from portal.crypto.models import PHIModel
+
+    attrs: dict[str, Any] = {f: EncryptedTextField() for f in FIELDS}
+    attrs["patient"] = models.ForeignKey("records.Patient", on_delete=models.PROTECT)
+    attrs["Meta"] = type("Meta", (), {"app_label": "portal", "db_table": "bench_chart_entry"})
+    attrs["__module__"] = "bench"
+    model = type("BenchChartEntry", (PHIModel,), attrs)
+    with connection.schema_editor() as editor:
+        editor.create_model(model)
+    return model
+
+
+def _median_ms(samples: list[int]) -> float:
+    return round(statistics.median(samples) / 1e6, 3)
+
+
+def _raw_baseline(blobs: list[tuple[Any, bytes, bytes]]) -> float:
+    """Median ms to open the same ciphertexts with AES-GCM directly (key objects ready)."""
+    samples = []
+    for _ in range(REPEAT):
+        start = time.perf_counter_ns()
+        for gcm, blob, aad in blobs:
+            gcm.decrypt(blob[1:13], blob[13:], aad)
+        samples.append(time.perf_counter_ns() - start)
+    return _median_ms(samples)
+
+
+def _measure(
+    load: Callable[[], list[Any]], unlock: Callable[[list[Any]], None], fields: tuple[str, ...]
+) -> dict[str, float]:
+    from portal.crypto.scope import key_scope
+
+    query, keys, decrypt = [], [], []
+    for _ in range(REPEAT + 20):
+        t0 = time.perf_counter_ns()
+        rows = load()
+        t1 = time.perf_counter_ns()
+        with key_scope():
+            unlock(rows)
+            t2 = time.perf_counter_ns()
+            for row in rows:
+                for name in fields:
+                    getattr(row, name)
+            t3 = time.perf_counter_ns()
+        query.append(t1 - t0)
+        keys.append(t2 - t1)
+        decrypt.append(t3 - t2)
+    warm = slice(20, None)
+    return {
+        "query": _median_ms(query[warm]),
+        "keys": _median_ms(keys[warm]),
+        "decrypt": _median_ms(decrypt[warm]),
+        "total": _median_ms(
+            [q + k + d for q, k, d in zip(query[warm], keys[warm], decrypt[warm], strict=True)]
+        ),
+    }
+
+
+def _blobs(model: Any, rows: list[Any], fields: tuple[str, ...]) -> list[tuple[Any, bytes, bytes]]:
+    """(AES-GCM object, stored ciphertext, associated data) for every field of the page."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: TID251  (the baseline)
+
+    from portal.crypto import selectors
+    from portal.crypto.models import PatientKey, row_id_bytes
+
+    keys: dict[uuid.UUID, Any] = {}
+    out = []
+    for row in rows:
+        patient_id = row.phi_patient_id()
+        if patient_id not in keys:
+            key = PatientKey.objects.get(pk=patient_id)
+            keys[patient_id] = AESGCM(
+                selectors.unwrap_key(
+                    patient_id=patient_id,
+                    kek_version=key.kek_version,
+                    wrapped_key=bytes(key.wrapped_key),
+                    shredded_at=None,
+                )
+            )
+        for name in fields:
+            field = model._meta.get_field(name)
+            blob = row.__dict__[field.attname].blob
+            out.append((keys[patient_id], blob, field._aad_prefix + row_id_bytes(row.pk)))
+    return out
+
+
+def _figures(prefix: str, timings: dict[str, float], raw: float) -> list[dict]:
+    ratio = round(timings["decrypt"] / raw, 2)
+    return [
+        {
+            "name": f"crypto_{prefix}_decrypt",
+            "value": timings["decrypt"],
+            "unit": "ms",
+            "target": f"<= {TARGET_MS:g}",
+            "baseline": raw,
+        },
+        {
+            "name": f"crypto_{prefix}_decrypt_vs_raw",
+            "value": ratio,
+            "unit": "x",
+            "target": f"<= {TARGET_RATIO:g}",
+            "baseline": raw,
+        },
+        {
+            "name": f"crypto_{prefix}_keys",
+            "value": timings["keys"],
+            "unit": "ms",
+            "target": None,
+            "baseline": None,
+        },
+        {
+            "name": f"crypto_{prefix}_query",
+            "value": timings["query"],
+            "unit": "ms",
+            "target": None,
+            "baseline": None,
+        },
+        {
+            "name": f"crypto_{prefix}_total",
+            "value": timings["total"],
+            "unit": "ms",
+            "target": None,
+            "baseline": None,
+        },
+    ]
+
+
+def bench_chart_page() -> list[dict]:
+    from portal.crypto import selectors
+    from records.models import Patient
+
+    model = _chart_model()
+    patient = Patient.objects.create()
+    for n in range(ROWS):
+        model(
+            patient=patient, code=f"LOINC-{n:05d}", value=f"{n * 1.7:.1f}", unit="mmol/L", note="ok"
+        ).save()
+    rows = list(model.objects.filter(patient=patient))
+    raw = _raw_baseline(_blobs(model, rows, FIELDS))
+
+    def load() -> list[Any]:
+        return list(model.objects.filter(patient=patient))
+
+    def unlock(rows: list[Any]) -> None:
+        selectors.data_key(patient.pk)
+
+    return _figures("page", _measure(load, unlock, FIELDS), raw)
+
+
+def bench_staff_list() -> list[dict]:
+    from portal.crypto import selectors
+    from portal.models import PatientDemographics
+    from records.models import Patient
+
+    for n in range(ROWS):
+        PatientDemographics(
+            patient=Patient.objects.create(),
+            given_name=f"Given{n}",
+            family_name=f"Family{n}",
+            birth_date=date(1950 + n, 1 + n % 12, 1 + n % 28),
+            mrn=f"MRN-{n:06d}",
+        ).save()
+    rows = list(PatientDemographics.objects.all()[:ROWS])
+    raw = _raw_baseline(_blobs(PatientDemographics, rows, LIST_FIELDS))
+
+    def load() -> list[Any]:
+        return list(PatientDemographics.objects.all()[:ROWS])
+
+    def unlock(rows: list[Any]) -> None:
+        selectors.preload_keys(r.patient_id for r in rows)
+
+    timings = _measure(load, unlock, LIST_FIELDS)
+    return _figures("list", timings, raw)
+
+
+def run() -> list[dict]:
+    url = _dev_url()
+    key_store = tempfile.mkdtemp(prefix="carebridge-bench-keys-")
+    _admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+    _admin(url, f"CREATE DATABASE {BENCH_DB}")
+    try:
+        _django(url, key_store)
+        from django.core.management import call_command
+        from django.db import connections
+
+        call_command("migrate", verbosity=0)
+        results = bench_chart_page() + bench_staff_list()
+        connections.close_all()
+    finally:
+        _admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        shutil.rmtree(key_store, ignore_errors=True)
+    return results
+
+
+if __name__ == "__main__":
+    for figure in run():
+        print(json.dumps(figure))

@@ -1,0 +1,370 @@
+"""Encrypted model fields (text, JSON, date, file contents) and the blind index.
+
+Each value is stored as bytea, ``0x01 | nonce | AES-256-GCM ciphertext+tag``
+(primitives.py), under the data key of the row's patient, with associated data
+``"carebridge:phi:v1" | app_label.model_name | field name | row primary key``: a
+ciphertext copied to another row, field or model does not decrypt.
+
+Use them on subclasses of :class:`portal.crypto.models.PHIModel` (a system
+check insists): the row's UUID primary key exists before the first INSERT,
+and ``patient_field`` says whose key to use.
+
+Reading is lazy: loading a row keeps the ciphertext (:class:`Sealed`), and the
+first access of an attribute decrypts it and keeps the plaintext on the
+instance. Pages show a few of a model's fields, and decryption needs the row
+(primary key, patient) that ``from_db_value`` never sees, so decrypting on
+access costs only what is shown. A value that cannot be decrypted (tampered,
+moved, key unavailable) reads as an :class:`Undecryptable` marker: templates
+render it as "[unreadable — reported]" (or "[disposed]" after shredding),
+every use as data raises :class:`~portal.crypto.errors.DecryptionError`, and
+the failure is audited once per request. The other rows of a page still show.
+
+Writing encrypts in ``pre_save``, so only ``Model.save()`` and
+``QuerySet.bulk_create()`` write these fields. ``QuerySet.update()``,
+``bulk_update()`` and lookups other than ``isnull`` are refused: they never see
+a row to encrypt for. ``.values()`` returns :class:`Sealed` ciphertexts, and
+``dumpdata`` refuses (it would write plaintext). Find rows by a
+:class:`BlindIndexField` instead.
+"""
+
+import json
+import uuid
+from datetime import date, datetime
+from typing import Any, NoReturn
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.query_utils import DeferredAttribute
+from django.utils.dateparse import parse_date
+
+from portal.crypto import selectors, services
+from portal.crypto.blind_index import blind_index
+from portal.crypto.errors import (
+    CryptoError,
+    DecryptionError,
+    KeyConfigurationError,
+    KeyUnavailable,
+    PatientKeyShredded,
+    ValueDisposed,
+)
+from portal.crypto.models import PHIModel, row_id_bytes
+from portal.crypto.scope import current_scope
+from portal.crypto.values import Ciphertext, Sealed, Undecryptable
+
+AAD_PREFIX = b"carebridge:phi:v1\x00"
+
+
+def _reason(cause: Exception) -> str:
+    if isinstance(cause, KeyUnavailable):
+        return cause.reason
+    if isinstance(cause, CryptoError):
+        return str(cause)
+    # Decoding errors quote the text they choke on: that would be plaintext.
+    return f"the decrypted value is not valid ({type(cause).__name__})"
+
+
+# (primary key, patient id, primary key as bytes), as set by PHIModel.from_db.
+Origin = tuple[Any, uuid.UUID | None, bytes]
+
+
+class _EncryptedAttribute(DeferredAttribute):
+    """A data descriptor, so every read passes here and a Sealed value is decrypted once."""
+
+    field: "EncryptedField"
+
+    def __get__(self, instance: Any, cls: Any = None) -> Any:
+        if instance is None:
+            return self
+        attname = self.field.attname
+        value = instance.__dict__.get(attname)
+        if value is None:
+            value = super().__get__(instance, cls)
+        if value.__class__ is Sealed:
+            value = instance.__dict__[attname] = self.field.open_sealed(instance, value)
+        return value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__[self.field.attname] = value
+
+
+class EncryptedField(models.Field):  # type: ignore[type-arg]
+    """Base of the encrypted fields; subclasses say how a value becomes bytes and back."""
+
+    descriptor_class = _EncryptedAttribute
+    _aad_prefix = AAD_PREFIX
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        for option in ("primary_key", "unique", "db_index"):
+            if kwargs.get(option):
+                raise TypeError(f"encrypted fields cannot be {option}: use a BlindIndexField")
+        super().__init__(*args, **kwargs)
+
+    def encode(self, value: Any) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:
+        raise NotImplementedError
+
+    def get_internal_type(self) -> str:
+        return "BinaryField"
+
+    def contribute_to_class(self, cls: Any, name: str, private_only: bool = False) -> None:
+        super().contribute_to_class(cls, name, private_only)
+        self._aad_prefix = AAD_PREFIX + f"{cls._meta.label_lower}\x00{name}\x00".encode()
+
+    # --- reading ---------------------------------------------------------------
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Sealed | None:
+        return None if value is None else Sealed(bytes(value))
+
+    def open_sealed(self, instance: PHIModel, sealed: Sealed, origin: Origin | None = None) -> Any:
+        """The plaintext, or an Undecryptable marker (reported) when it cannot be had."""
+        pk, patient_id, row_id = origin or _stored_origin(instance)
+        # This runs once per field shown: the scope's cache is read inline.
+        scope = current_scope()
+        try:
+            key = scope.keys.get(patient_id.int) if scope and patient_id else None
+            if key is None:
+                key = selectors.data_key(patient_id)
+            return self.decode(key.open(sealed.blob, self._aad_prefix + row_id))
+        except KeyConfigurationError:
+            raise  # a broken deployment, not a broken value: fail loudly, audit nothing
+        except (CryptoError, ValueError) as cause:
+            kind = ValueDisposed if isinstance(cause, PatientKeyShredded) else DecryptionError
+            error = kind(
+                model=self.model._meta.label_lower,
+                field=self.name,
+                row_id=pk,
+                patient_id=patient_id,
+                reason=_reason(cause),
+            )
+            services.decrypt_failure_report(error)
+            return Undecryptable(error, sealed.blob)
+
+    def value_from_object(self, obj: Any) -> Any:
+        value = getattr(obj, self.attname)
+        if isinstance(value, Undecryptable):
+            # Forms would show the marker and save it back as the new value.
+            raise value.error
+        return value
+
+    def value_to_string(self, obj: Any) -> NoReturn:
+        raise TypeError(f"{self} is encrypted and is never serialised (it would leak plaintext)")
+
+    # --- writing ---------------------------------------------------------------
+
+    def pre_save(self, model_instance: Any, add: bool) -> Ciphertext | None:
+        value = model_instance.__dict__.get(self.attname)
+        if value is None:
+            return None
+        stored = _stored_origin(model_instance)
+        current = (model_instance.pk, model_instance.phi_patient_id())
+        if isinstance(value, Sealed | Undecryptable) and stored[:2] == current:
+            # Unchanged and still where it was written: keep the stored bytes
+            # (no work, and an undecryptable value is kept as evidence).
+            return Ciphertext(value.blob)
+        if isinstance(value, Sealed):
+            value = self.open_sealed(model_instance, value, stored)
+        if isinstance(value, Undecryptable):
+            raise value.error
+        return Ciphertext(self.seal(model_instance, value))
+
+    def seal(self, instance: PHIModel, value: Any) -> bytes:
+        pk, patient_id = instance.pk, instance.phi_patient_id()
+        if pk is None or patient_id is None:
+            raise ValueError(
+                f"{self} needs the row's primary key and patient before it can be encrypted"
+            )
+        key = services.patient_key_ensure(patient_id=patient_id)
+        return key.seal(self.encode(value), self._aad_prefix + row_id_bytes(pk))
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None or isinstance(value, Ciphertext):
+            return value
+        raise TypeError(
+            f"{self} is encrypted per row: write it by saving a model instance "
+            "(QuerySet.update and bulk_update cannot encrypt; look rows up by a blind index)"
+        )
+
+    def get_db_prep_value(
+        self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False
+    ) -> Any:
+        value = self.get_prep_value(value)
+        return None if value is None else connection.Database.Binary(bytes(value))
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        return super().get_lookup(lookup_name) if lookup_name == "isnull" else None
+
+    def get_transform(self, lookup_name: str) -> None:
+        return None
+
+    def clean(self, value: Any, model_instance: Any) -> Any:
+        if isinstance(value, Undecryptable | Sealed):
+            return value
+        return super().clean(value, model_instance)
+
+
+def _stored_origin(instance: PHIModel) -> Origin:
+    """Where the stored ciphertexts were written: the row as loaded, else as it is now."""
+    origin: Origin | None = instance.__dict__.get("_phi_origin")
+    if origin is not None and origin[1] is not None:
+        return origin
+    pk = origin[0] if origin is not None else instance.pk
+    return pk, instance.phi_patient_id(), row_id_bytes(pk)
+
+
+class EncryptedTextField(EncryptedField):
+    description = "Text, encrypted under the row's patient key"
+
+    def encode(self, value: Any) -> bytes:
+        if not isinstance(value, str):
+            raise TypeError(f"{self} takes text, not {type(value).__name__}")
+        return value.encode()
+
+    def decode(self, data: bytes) -> str:
+        return data.decode()
+
+    def to_python(self, value: Any) -> Any:
+        return value if value is None or isinstance(value, str) else str(value)
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return super().formfield(**{"form_class": forms.CharField, **kwargs})
+
+
+class EncryptedDateField(EncryptedField):
+    description = "Date, encrypted under the row's patient key"
+    empty_strings_allowed = False
+
+    def encode(self, value: Any) -> bytes:
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise TypeError(f"{self} takes a date, not {type(value).__name__}")
+        return value.isoformat().encode()
+
+    def decode(self, data: bytes) -> date:
+        return date.fromisoformat(data.decode())
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                parsed = parse_date(value)
+            except ValueError:
+                parsed = None
+            if parsed is None:
+                raise ValidationError("Enter a valid date.", code="invalid")
+            return parsed
+        return value
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return super().formfield(**{"form_class": forms.DateField, **kwargs})
+
+
+class EncryptedJSONField(EncryptedField):
+    description = "JSON document, encrypted under the row's patient key"
+    empty_strings_allowed = False
+
+    def encode(self, value: Any) -> bytes:
+        text = json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+        return text.encode()
+
+    def decode(self, data: bytes) -> Any:
+        return json.loads(data)
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return super().formfield(**{"form_class": forms.JSONField, **kwargs})
+
+
+class EncryptedBinaryField(EncryptedField):
+    """File contents (scans, attachments), encrypted whole; stored in the row."""
+
+    description = "Bytes, encrypted under the row's patient key"
+    empty_strings_allowed = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        if kwargs.get("editable") is False:
+            del kwargs["editable"]
+        return name, path, args, kwargs
+
+    def encode(self, value: Any) -> bytes:
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise TypeError(f"{self} takes bytes, not {type(value).__name__}")
+        return bytes(value)
+
+    def decode(self, data: bytes) -> bytes:
+        return data
+
+
+class BlindIndexField(models.Field):  # type: ignore[type-arg]
+    """HMAC-SHA256 of a normalised value, for exact lookups without the plaintext.
+
+    With ``source="mrn"`` it follows that (encrypted) field on every save; look
+    rows up with ``filter(mrn_index=blind_index(value, purpose="mrn"))``. Equal
+    values give equal indexes (that is the point), so it tells which rows share
+    a value; each purpose has its own key, so indexes of different purposes
+    cannot be matched against each other.
+    """
+
+    description = "Blind index (keyed HMAC) of a value"
+    empty_strings_allowed = False
+    _lookups = frozenset({"exact", "in", "isnull"})
+
+    def __init__(self, *args: Any, purpose: str, source: str | None = None, **kwargs: Any) -> None:
+        self.purpose = purpose
+        self.source = source
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("null", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["purpose"] = self.purpose
+        if self.source is not None:
+            kwargs["source"] = self.source
+        for option, default in (("editable", False), ("null", True)):
+            if kwargs.get(option, not default) is default:
+                kwargs.pop(option, None)
+        return name, path, args, kwargs
+
+    def get_internal_type(self) -> str:
+        return "BinaryField"
+
+    def pre_save(self, model_instance: Any, add: bool) -> bytes | None:
+        current = model_instance.__dict__.get(self.attname)
+        if self.source is None:
+            return current  # type: ignore[no-any-return]
+        raw = model_instance.__dict__.get(self.source)
+        if isinstance(raw, Sealed | Undecryptable):
+            return current  # type: ignore[no-any-return]  # the source did not change
+        value = getattr(model_instance, self.source)
+        digest = None if value in (None, "") else blind_index(value, purpose=self.purpose)
+        model_instance.__dict__[self.attname] = digest
+        return digest
+
+    def get_prep_value(self, value: Any) -> bytes | None:
+        if value is None:
+            return None
+        if isinstance(value, bytes | memoryview):
+            return bytes(value)
+        raise TypeError(f"{self} compares digests: pass blind_index(value, purpose=...)")
+
+    def get_db_prep_value(
+        self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False
+    ) -> Any:
+        value = value if prepared else self.get_prep_value(value)
+        return None if value is None else connection.Database.Binary(value)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> bytes | None:
+        return None if value is None else bytes(value)
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        return super().get_lookup(lookup_name) if lookup_name in self._lookups else None
+
+    def get_transform(self, lookup_name: str) -> None:
+        return None
