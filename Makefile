@@ -40,8 +40,9 @@ test:
 	$(PY) manage.py collectstatic --noinput -v 0
 	@# EMAIL_HOST only satisfies the configuration check; nothing is sent.
 	PORTAL_ENV=production ALLOWED_HOSTS=localhost EMAIL_HOST=smtp.example.org \
-		PORTAL_KEKS_FILE=var/keks PORTAL_BLIND_INDEX_KEY_FILE=var/blind_index_key \
-		PORTAL_KEY_STORE_DIR=var/keystore PORTAL_AUDIT_SIGNING_KEY_FILE=var/audit_signing_key \
+		PORTAL_KEKS_FILE=$(CURDIR)/var/keks PORTAL_BLIND_INDEX_KEY_FILE=$(CURDIR)/var/blind_index_key \
+		PORTAL_KEY_STORE_DIR=$(CURDIR)/var/keystore \
+		PORTAL_AUDIT_SIGNING_KEY_FILE=$(CURDIR)/var/audit_signing_key \
 		DATABASE_URL="$${DATABASE_URL:-$$(cat var/database_url)}" \
 		$(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -25,6 +25,7 @@ class Action(models.TextChoices):
     RECORD_VIEW = "record.view", "Record viewed"
     BREAK_GLASS = "access.break_glass", "Emergency access (break-glass)"
     EXPORT = "audit.export", "Audit trail exported"
+    DIRECTORY_SEARCH = "record.directory_search", "Patient directory searched (no match)"
     BREAK_GLASS_REVIEWED = "access.break_glass_reviewed", "Emergency access reviewed"
     KEY_ROTATED = "crypto.key_rotated", "Patient data keys re-wrapped under the newest KEK"
     PATIENT_SHREDDED = "crypto.patient_shredded", "Patient data key destroyed (crypto-shredding)"

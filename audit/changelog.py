@@ -17,6 +17,8 @@ def mask(value: str) -> str:
 
 
 def register_models() -> None:
+    from accounts.models import CareTeam
+
     auditlog.register(
         get_user_model(),
         mask_fields=["password", "email"],
@@ -24,5 +26,5 @@ def register_models() -> None:
         # Sign-ins are in the audit trail already; a diff per sign-in is noise.
         exclude_fields=["last_login"],
     )
-    # Care teams (portal/access, next issue) register here too, with any
-    # PHI field in mask_fields.
+    # Who treats whom: membership changes widen or narrow chart access.
+    auditlog.register(CareTeam, m2m_fields={"members", "patients"})

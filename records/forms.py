@@ -26,3 +26,11 @@ class ShredConfirmWordForm(ShredConfirmIdForm):
         if self.cleaned_data["word"] != "SHRED":
             raise forms.ValidationError("Type SHRED in capitals, or go back.")
         return self.cleaned_data["word"]
+
+
+class MrnLookupForm(forms.Form):
+    mrn = forms.CharField(
+        label="Medical record number",
+        max_length=40,
+        help_text="Exact number, as on the patient's card or letter.",
+    )

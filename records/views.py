@@ -5,11 +5,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from audit.actions import Action, Severity
+from audit.actions import Action, Outcome, Severity
 from audit.services import record
 from portal.access import CLINICAL_ROLES, Role, access_patient, roles
 from records import selectors, services
-from records.forms import ShredConfirmIdForm, ShredConfirmWordForm
+from records.forms import MrnLookupForm, ShredConfirmIdForm, ShredConfirmWordForm
 from records.models import Patient
 
 
@@ -33,6 +33,32 @@ def chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         severity=Severity.HIGH if context["break_glass"] else Severity.INFO,
     )
     return render(request, "records/chart.html", context)
+
+
+@roles(*selectors.DEMOGRAPHICS_ROLES)
+@require_GET
+def directory(request: HttpRequest) -> HttpResponse:
+    """Find a patient's demographics by MRN: no browsing, no clinical data."""
+    form = MrnLookupForm(request.GET or None)
+    found = None
+    if form.is_valid():
+        found = selectors.demographics_by_mrn(actor=request.user, mrn=form.cleaned_data["mrn"])
+        record(
+            action=Action.RECORD_VIEW if found else Action.DIRECTORY_SEARCH,
+            outcome=Outcome.SUCCESS if found else Outcome.FAILURE,
+            request=request,
+            patient_id=found.patient_id if found else None,
+            object_type="demographics",
+        )
+    contact = found.contact if found else None
+    context = {
+        "form": form,
+        "found": found,
+        "searched": form.is_bound,
+        # An unreadable contact renders as its marker, never as data.
+        "contact": contact if isinstance(contact, dict) else None,
+    }
+    return render(request, "records/directory.html", context)
 
 
 @roles(Role.ADMIN)
