@@ -29,7 +29,7 @@ from portal.access import (
 )
 
 SIGNED_OUT_MESSAGES = {
-    "idle": "You were signed out after {minutes} minutes without activity. Sign in again.",
+    "idle": "You were signed out after {idle} without activity. Sign in again.",
     "expired": "Your session reached its maximum length. Sign in again.",
     "user": "You have signed out.",
 }
@@ -44,6 +44,13 @@ def _next_url(request: HttpRequest, default: str = "home") -> str:
     return reverse(default)
 
 
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def _step(name: str, request: HttpRequest, **params: str) -> str:
     """The URL of a sign-in step, carrying the page the user was heading for."""
     return f"{reverse(name)}?{urlencode({**params, 'next': _next_url(request)})}"
@@ -54,7 +61,7 @@ def _render_sign_in(request: HttpRequest, form: SignInForm, status: int = 200, *
     context = {
         "form": form,
         "next": request.POST.get("next") or request.GET.get("next", ""),
-        "notice": notice.format(minutes=settings.PORTAL_IDLE_TIMEOUT // 60),
+        "notice": notice.format(idle=_duration(settings.PORTAL_IDLE_TIMEOUT)),
         **extra,
     }
     return render(request, "accounts/sign_in.html", context, status=status)

@@ -165,3 +165,11 @@ def test_it_stores_sessions_in_the_database_with_their_owner(client, alice):
     assert row.session_key == client.cookies["__Host-session"].value
     assert row.client_ip == "127.0.0.1"
     assert isinstance(row.get_session_store_class()(row.session_key), SessionBase)
+
+
+def test_it_tells_the_user_why_they_were_signed_out(client, db, settings):
+    response = client.get("/accounts/sign-in/?signed_out=idle")
+    assert "signed out after 15 minutes without activity" in response.context["notice"]
+    settings.PORTAL_IDLE_TIMEOUT = 8
+    response = client.get("/accounts/sign-in/?signed_out=idle")
+    assert "signed out after 8 seconds without activity" in response.context["notice"]
