@@ -30,6 +30,9 @@ class Action(models.TextChoices):
     KEY_ROTATED = "crypto.key_rotated", "Patient data keys re-wrapped under the newest KEK"
     PATIENT_SHREDDED = "crypto.patient_shredded", "Patient data key destroyed (crypto-shredding)"
     DECRYPT_FAILED = "crypto.decrypt_failed", "Encrypted value could not be decrypted"
+    RECORDS_SYNC = "records.sync", "Records synced from the EHR"
+    RECORDS_QUARANTINE = "records.quarantine", "EHR resource quarantined"
+    RECORDS_FOREIGN = "records.foreign_resource", "EHR resource about another patient dropped"
 
 
 class Outcome(models.TextChoices):

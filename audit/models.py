@@ -24,7 +24,9 @@ class AuditEvent(models.Model):
     occurred_at = models.DateTimeField(default=timezone.now)
     actor_id = models.UUIDField(null=True, blank=True)
     actor_role = models.CharField(max_length=20, blank=True)
-    action = models.CharField(max_length=40, choices=Action.choices)
+    # The vocabulary is audit.actions.Action; it is not repeated as database
+    # choices, so a new action needs no migration.
+    action = models.CharField(max_length=40)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.INFO)
     patient_id = models.UUIDField(null=True, blank=True)
@@ -47,6 +49,12 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"audit event {self.pk} {self.action} {self.outcome}"
+
+    def get_action_display(self) -> str:
+        try:
+            return Action(self.action).label
+        except ValueError:
+            return self.action
 
 
 class AuditSeal(models.Model):

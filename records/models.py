@@ -1,17 +1,155 @@
+"""Patients and their clinical records from the EHR (FHIR R4).
+
+Clinical content lives only in encrypted fields under the patient's own key
+(portal/crypto). What stays in the clear is metadata the sync needs to work
+without decrypting: resource type, the EHR's resource id and version, and
+``meta.lastUpdated``. Those reveal that a patient has, say, seven
+Observations updated on some day, never what they say.
+"""
+
 import uuid
 
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.crypto.fields import EncryptedJSONField
+from portal.crypto.models import PHIModel
 
 
 class Patient(models.Model):
     """The patient whose records the portal holds; a patient user links to one.
 
-    Demographics and clinical data attach to this row in later features, each
-    in encrypted fields under the patient's own key.
+    ``fhir_id`` is the patient's logical id on the EHR's FHIR server (blank
+    until linked). It is kept in the clear: the sync looks it up and sends it
+    in every query (``Observation?patient=<id>``), and it is a server-assigned
+    identifier, not a value about the person (unlike an MRN, which has a blind
+    index in PatientDemographics).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    fhir_id = models.CharField(max_length=64, blank=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fhir_id"],
+                condition=~Q(fhir_id=""),
+                name="records_patient_fhir_id_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"patient {self.pk}"
+
+
+class ResourceType(models.TextChoices):
+    """The FHIR resource types the portal shows (and therefore syncs)."""
+
+    OBSERVATION = "Observation"
+    DIAGNOSTIC_REPORT = "DiagnosticReport"
+    ENCOUNTER = "Encounter"
+    CONDITION = "Condition"
+    MEDICATION_REQUEST = "MedicationRequest"
+    MEDICATION_STATEMENT = "MedicationStatement"
+    ALLERGY_INTOLERANCE = "AllergyIntolerance"
+    IMMUNIZATION = "Immunization"
+
+
+class FhirRecord(PHIModel):
+    """One FHIR resource of one patient, as the EHR sent it, plus its display fields.
+
+    - ``resource``: the resource JSON exactly as received (downloads, re-mapping).
+    - ``display``: the few values pages show (records/ingest.py maps them per
+      type: code text, value and unit as sent, reference range, interpretation,
+      status, and ``effective``, the clinical date as an ISO string).
+
+    The clinical date is inside ``display``, not a plain column: a clear date
+    would tell when a patient had a lab drawn or a visit, which is itself
+    health information. Pages load one patient's rows of one type and sort
+    them in Python after decrypting (``records.ingest.effective_sort_key``).
+    ``last_updated`` is the EHR's ``meta.lastUpdated`` (when the server's copy
+    changed, needed in the clear for incremental sync and idempotent upserts).
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="fhir_records")
+    resource_type = models.CharField(max_length=40, choices=ResourceType.choices)
+    fhir_id = models.CharField(max_length=64)
+    version_id = models.CharField(max_length=64, blank=True)
+    last_updated = models.DateTimeField(null=True, blank=True)
+    resource = EncryptedJSONField()
+    display = EncryptedJSONField(default=dict, blank=True)
+    stored_at = models.DateTimeField(default=timezone.now)
+
+    patient_field = "patient"
+
+    class Meta:
+        db_table = "records_fhir_record"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "resource_type", "fhir_id"],
+                name="records_fhir_record_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type}/{self.fhir_id} of patient {self.patient_id}"
+
+
+class QuarantineReason(models.TextChoices):
+    FOREIGN_PATIENT = "foreign_patient", "About another patient than the one asked for"
+    WRONG_RESOURCE_TYPE = "wrong_resource_type", "Not the resource type asked for"
+    NO_ID = "no_id", "No valid resource id"
+    INVALID = "invalid", "Failed FHIR R4 validation"
+
+
+class Quarantine(models.Model):
+    """A resource the sync refused; ids and a reason code only, never its content.
+
+    ``detail`` is validate()'s reason (field paths and error kinds, never
+    values). The body is not kept: the next sync fetches it again once the
+    EHR has fixed it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    resource_type = models.CharField(max_length=40)
+    fhir_id = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=30, choices=QuarantineReason.choices)
+    detail = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "records_quarantine"
+        indexes = [models.Index(fields=["received_at"], name="records_quarantine_received")]
+
+    def __str__(self) -> str:
+        return f"quarantined {self.resource_type}/{self.fhir_id or '?'} ({self.reason})"
+
+
+class SyncState(models.Model):
+    """Where the sync of one patient's resource type stands (metadata only).
+
+    ``high_water`` is the newest ``meta.lastUpdated`` stored, the next
+    incremental query's ``_lastUpdated=gt…`` (the EHR's clock, not ours). It
+    moves only when a whole sync finished, so an interrupted unsorted search
+    never skips what it had not reached.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    resource_type = models.CharField(max_length=40, choices=ResourceType.choices)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    high_water = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "records_sync_state"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "resource_type"], name="records_sync_state_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sync of {self.resource_type} for patient {self.patient_id}"

@@ -23,7 +23,6 @@ from portal.crypto.errors import DecryptionError, InvalidCiphertext, ValueDispos
 from portal.crypto.models import PatientKey, PHIModel
 from portal.crypto.primitives import Aead, random_key
 from portal.crypto.scope import current_scope
-from records.models import Patient
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -205,8 +204,11 @@ def patient_shred(
     nothing is recorded; if the commit fails after it, the data is already
     unreadable and running the shred again completes the record. Idempotent.
     """
-    if not Patient.objects.filter(pk=patient_id).exists():
-        raise Patient.DoesNotExist(f"no patient {patient_id}")
+    # Looked up, not imported: records.models imports the encrypted fields,
+    # which import this module.
+    patient_model = apps.get_model("records", "Patient")
+    if not patient_model.objects.filter(pk=patient_id).exists():
+        raise patient_model.DoesNotExist(f"no patient {patient_id}")
     with transaction.atomic():
         key = PatientKey.objects.select_for_update().filter(pk=patient_id).first()
         already = key is not None and key.shredded_at is not None

@@ -1,0 +1,533 @@
+"""Storing what the EHR sent: validate, check the patient, map, encrypt, upsert.
+
+``ingest()`` takes resources already fetched (the sync job passes
+``FhirClient.search(...)``; tests pass lists) and never touches the network.
+Everything upstream is untrusted:
+
+- a resource that fails validation, has no usable id or is of another type
+  than asked for is quarantined (ids and a reason code only) and audited, and
+  the rest goes on;
+- a resource whose ``subject``/``patient`` is not ``Patient/<the id asked
+  for>`` is dropped, never stored, and raises a high-severity audit alert;
+- values and units are kept exactly as sent, no conversion.
+
+Upserts are idempotent by (patient, type, id): a resource whose stored copy
+has the same or a newer ``meta.lastUpdated``/``versionId`` is skipped. Each
+batch locks the patient's SyncState row of the type, so two syncs of the same
+patient and type never interleave (and never race on the unique constraint).
+
+Memory and transactions: the iterator is consumed in batches of
+``batch_size`` (a FHIR page's worth); each batch is written in one
+transaction with its quarantine events, so memory is bounded by the batch, not
+by the patient. The sync event (counts only) and the sync state follow in a
+last transaction once the iterator is exhausted; if the iterator raises
+(network, breaker), the batches stored so far stay, a failed sync event is
+recorded, ``high_water`` does not move, and the error propagates.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from audit.actions import Action, Outcome, Severity
+from audit.services import record
+from portal.crypto.scope import key_scope
+from portal.fhir import InvalidResource, validate
+from records.models import (
+    FhirRecord,
+    Patient,
+    Quarantine,
+    QuarantineReason,
+    ResourceType,
+    SyncState,
+)
+
+BATCH_SIZE = 100
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+# Where each type names its patient (FHIR R4).
+_PATIENT_ELEMENT = {
+    ResourceType.OBSERVATION: "subject",
+    ResourceType.DIAGNOSTIC_REPORT: "subject",
+    ResourceType.ENCOUNTER: "subject",
+    ResourceType.CONDITION: "subject",
+    ResourceType.MEDICATION_REQUEST: "subject",
+    ResourceType.MEDICATION_STATEMENT: "subject",
+    ResourceType.ALLERGY_INTOLERANCE: "patient",
+    ResourceType.IMMUNIZATION: "patient",
+}
+
+
+@dataclass
+class IngestReport:
+    stored: int = 0  # new or replaced
+    unchanged: int = 0  # same or older version than the stored one
+    quarantined: int = 0
+    dropped: int = 0  # about another patient
+    high_water: datetime | None = None
+
+    def summary(self) -> str:
+        """Counts for the audit event's object id (no PHI, fits 64 characters)."""
+        return (
+            f"stored={self.stored},unchanged={self.unchanged},"
+            f"quarantined={self.quarantined},dropped={self.dropped}"
+        )
+
+
+def ingest(
+    *,
+    patient: Patient,
+    resource_type: str,
+    resources: Iterable[dict[str, Any]],
+    requested_patient_fhir_id: str,
+    actor: Any = None,
+    batch_size: int = BATCH_SIZE,
+) -> IngestReport:
+    """Store one sync's resources of one type for ``patient``; returns the counts."""
+    resource_type = ResourceType(resource_type)  # ValueError for a type we do not sync
+    if not _FHIR_ID.fullmatch(requested_patient_fhir_id):
+        raise ValueError("requested_patient_fhir_id is not a FHIR id")
+    report = IngestReport()
+    expected_reference = f"Patient/{requested_patient_fhir_id}"
+    iterator = iter(resources)
+    with key_scope():
+        try:
+            while batch := list(islice(iterator, batch_size)):
+                with transaction.atomic():
+                    _sync_state_lock(patient, resource_type)
+                    accepted = [
+                        item
+                        for resource in batch
+                        if (
+                            item := _screen(
+                                patient=patient,
+                                resource_type=resource_type,
+                                resource=resource,
+                                expected_reference=expected_reference,
+                                actor=actor,
+                                report=report,
+                            )
+                        )
+                    ]
+                    _upsert(patient, resource_type, accepted, report)
+        except Exception:
+            with transaction.atomic():
+                _record_sync(patient, resource_type, actor, report, Outcome.FAILURE)
+            raise
+        with transaction.atomic():
+            state = _sync_state_lock(patient, resource_type)
+            state.last_synced_at = timezone.now()
+            if report.high_water and (
+                state.high_water is None or report.high_water > state.high_water
+            ):
+                state.high_water = report.high_water
+            state.save()
+            _record_sync(patient, resource_type, actor, report, Outcome.SUCCESS)
+    return report
+
+
+def _record_sync(
+    patient: Patient, resource_type: str, actor: Any, report: IngestReport, outcome: Outcome
+) -> None:
+    record(
+        action=Action.RECORDS_SYNC,
+        outcome=outcome,
+        actor=actor,
+        patient_id=patient.pk,
+        object_type=resource_type,
+        object_id=report.summary(),
+    )
+
+
+def _sync_state_lock(patient: Patient, resource_type: str) -> SyncState:
+    """Lock the patient's sync state of this type: two syncs of it never interleave."""
+    state, _ = SyncState.objects.get_or_create(patient=patient, resource_type=resource_type)
+    return SyncState.objects.select_for_update().get(pk=state.pk)
+
+
+# (fhir id, resource, versionId, lastUpdated) of a resource that passed screening.
+Accepted = tuple[str, dict[str, Any], str, datetime | None]
+
+
+def _screen(
+    *,
+    patient: Patient,
+    resource_type: ResourceType,
+    resource: Any,
+    expected_reference: str,
+    actor: Any,
+    report: IngestReport,
+) -> Accepted | None:
+    """The resource with its id and version, or None once quarantined or dropped."""
+    raw_id = resource.get("id") if isinstance(resource, dict) else None
+    fhir_id = raw_id if isinstance(raw_id, str) and _FHIR_ID.fullmatch(raw_id) else ""
+    if not isinstance(resource, dict) or resource.get("resourceType") != resource_type:
+        _quarantine(patient, resource_type, fhir_id, QuarantineReason.WRONG_RESOURCE_TYPE, actor)
+        report.quarantined += 1
+        return None
+    try:
+        validate(resource)
+    except InvalidResource as error:
+        _quarantine(patient, resource_type, fhir_id, QuarantineReason.INVALID, actor, error.reason)
+        report.quarantined += 1
+        return None
+    if not fhir_id:
+        _quarantine(patient, resource_type, "", QuarantineReason.NO_ID, actor)
+        report.quarantined += 1
+        return None
+    if _patient_reference(resource, resource_type) != expected_reference:
+        # The resource is never stored: the quarantine row and the alert hold ids only.
+        report.dropped += 1
+        record(
+            action=Action.RECORDS_FOREIGN,
+            outcome=Outcome.DENIED,
+            severity=Severity.HIGH,
+            actor=actor,
+            patient_id=patient.pk,
+            object_type=resource_type,
+            object_id=fhir_id,
+        )
+        Quarantine.objects.create(
+            patient=patient,
+            resource_type=resource_type,
+            fhir_id=fhir_id,
+            reason=QuarantineReason.FOREIGN_PATIENT,
+        )
+        return None
+    meta = resource.get("meta") or {}
+    version_id = meta.get("versionId") or ""
+    last_updated = _parse_instant(meta.get("lastUpdated"))
+    if last_updated and (report.high_water is None or last_updated > report.high_water):
+        report.high_water = last_updated
+    return fhir_id, resource, str(version_id)[:64], last_updated
+
+
+def _upsert(
+    patient: Patient, resource_type: str, accepted: list[Accepted], report: IngestReport
+) -> None:
+    """One query for the stored copies, one INSERT for the new rows, a save per replaced row."""
+    stored = {
+        row.fhir_id: row
+        for row in FhirRecord.objects.filter(
+            patient=patient, resource_type=resource_type, fhir_id__in={a[0] for a in accepted}
+        )
+    }
+    new: dict[str, FhirRecord] = {}
+    changed: dict[str, FhirRecord] = {}
+    for fhir_id, resource, version_id, last_updated in accepted:
+        row = new.get(fhir_id) or changed.get(fhir_id) or stored.get(fhir_id)
+        if row is not None and not _is_newer(row, version_id, last_updated, resource):
+            report.unchanged += 1
+            continue
+        if row is None:
+            row = new[fhir_id] = FhirRecord(
+                patient=patient, resource_type=resource_type, fhir_id=fhir_id
+            )
+        elif fhir_id not in new:
+            changed[fhir_id] = row
+        row.version_id = version_id
+        row.last_updated = last_updated
+        row.resource = resource
+        row.display = display_fields(resource_type, resource)
+        row.stored_at = timezone.now()
+    report.stored += len(new) + len(changed)
+    FhirRecord.objects.bulk_create(new.values())
+    for row in changed.values():
+        row.save()
+
+
+def _quarantine(
+    patient: Patient,
+    resource_type: str,
+    fhir_id: str,
+    reason: QuarantineReason,
+    actor: Any,
+    detail: str = "",
+) -> None:
+    Quarantine.objects.create(
+        patient=patient,
+        resource_type=resource_type,
+        fhir_id=fhir_id,
+        reason=reason,
+        detail=detail[:200],
+    )
+    record(
+        action=Action.RECORDS_QUARANTINE,
+        outcome=Outcome.FAILURE,
+        actor=actor,
+        patient_id=patient.pk,
+        object_type=resource_type,
+        object_id=fhir_id,
+    )
+
+
+def _patient_reference(resource: dict[str, Any], resource_type: ResourceType) -> str | None:
+    """The relative reference naming the patient; anything else (absolute, absent) fails."""
+    element = resource.get(_PATIENT_ELEMENT[resource_type])
+    reference = element.get("reference") if isinstance(element, dict) else None
+    return reference if isinstance(reference, str) else None
+
+
+def _parse_instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    # FHIR instants carry a zone; a naive one cannot be compared, so it is ignored.
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
+def _is_newer(
+    row: FhirRecord, version_id: str, last_updated: datetime | None, resource: dict[str, Any]
+) -> bool:
+    """Whether the incoming copy should replace the stored one."""
+    if last_updated is not None and row.last_updated is not None:
+        if last_updated != row.last_updated:
+            return last_updated > row.last_updated
+        return bool(version_id) and version_id != row.version_id and not _older(version_id, row)
+    if version_id and row.version_id:
+        return version_id != row.version_id and not _older(version_id, row)
+    # No metadata to go by: replace only when the content differs.
+    return row.resource != resource
+
+
+def _older(version_id: str, row: FhirRecord) -> bool:
+    """versionIds are opaque, but most servers count: a smaller number is older."""
+    if version_id.isdigit() and row.version_id.isdigit():
+        return int(version_id) < int(row.version_id)
+    return False
+
+
+# --- display fields --------------------------------------------------------------
+
+
+def _text(concept: Any) -> str:
+    """A CodeableConcept's text, else its first coding's display, else its code."""
+    if not isinstance(concept, dict):
+        return ""
+    if concept.get("text"):
+        return str(concept["text"])
+    for coding in concept.get("coding") or []:
+        if coding.get("display"):
+            return str(coding["display"])
+    for coding in concept.get("coding") or []:
+        if coding.get("code"):
+            return str(coding["code"])
+    return ""
+
+
+def _texts(concepts: Any) -> list[str]:
+    return [t for t in (_text(c) for c in concepts or []) if t]
+
+
+def _coding(concept: Any) -> dict[str, str]:
+    """The first coding's system and code (lab trends group by them)."""
+    for coding in (concept or {}).get("coding") or []:
+        if coding.get("code"):
+            return {"system": coding.get("system", ""), "code": coding["code"]}
+    return {}
+
+
+def _quantity(quantity: Any) -> dict[str, Any]:
+    """Value, comparator and unit exactly as sent (unit text, else the UCUM code)."""
+    if not isinstance(quantity, dict):
+        return {}
+    out = {"value": quantity.get("value"), "unit": quantity.get("unit") or quantity.get("code")}
+    if quantity.get("comparator"):
+        out["comparator"] = quantity["comparator"]
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _value(resource: dict[str, Any]) -> dict[str, Any]:
+    if "valueQuantity" in resource:
+        return _quantity(resource["valueQuantity"])
+    if "valueCodeableConcept" in resource:
+        return {"value": _text(resource["valueCodeableConcept"])}
+    for key in ("valueString", "valueBoolean", "valueInteger", "valueDateTime", "valueTime"):
+        if key in resource:
+            return {"value": resource[key]}
+    if "valueRange" in resource:
+        low = _quantity(resource["valueRange"].get("low"))
+        high = _quantity(resource["valueRange"].get("high"))
+        return {"low": low, "high": high}
+    return {}
+
+
+def _period_start(period: Any) -> str:
+    return str(period.get("start", "")) if isinstance(period, dict) else ""
+
+
+def _first(resource: dict[str, Any], *keys: str) -> str:
+    """The first of several choice elements present (dates: as sent, ISO text)."""
+    for key in keys:
+        value = resource.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if key.endswith("Period") and (start := _period_start(value)):
+            return start
+    return ""
+
+
+def _medication(resource: dict[str, Any]) -> str:
+    if "medicationCodeableConcept" in resource:
+        return _text(resource["medicationCodeableConcept"])
+    reference = resource.get("medicationReference") or {}
+    return str(reference.get("display", ""))
+
+
+def _dosage(resource: dict[str, Any], key: str) -> list[str]:
+    return [str(d["text"]) for d in resource.get(key) or [] if d.get("text")]
+
+
+def _observation(r: dict[str, Any]) -> dict[str, Any]:
+    ranges = []
+    for rr in r.get("referenceRange") or []:
+        ranges.append(
+            {
+                "low": _quantity(rr.get("low")),
+                "high": _quantity(rr.get("high")),
+                "text": rr.get("text", ""),
+                "type": _text(rr.get("type")),
+            }
+        )
+    interpretation = r.get("interpretation") or []
+    return {
+        "code": _text(r.get("code")),
+        "coding": _coding(r.get("code")),
+        "category": _texts(r.get("category")),
+        **_value(r),
+        "reference_range": ranges,
+        "interpretation": _texts(interpretation),
+        "interpretation_code": _coding(interpretation[0]).get("code", "") if interpretation else "",
+        "effective": _first(r, "effectiveDateTime", "effectivePeriod", "effectiveInstant")
+        or str(r.get("issued", "")),
+        "components": [
+            {"code": _text(c.get("code")), **_value(c)} for c in r.get("component") or []
+        ],
+        "note": [str(n["text"]) for n in r.get("note") or [] if n.get("text")],
+    }
+
+
+def _diagnostic_report(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": _text(r.get("code")),
+        "category": _texts(r.get("category")),
+        "conclusion": r.get("conclusion", ""),
+        "effective": _first(r, "effectiveDateTime", "effectivePeriod") or str(r.get("issued", "")),
+        "results": [x.get("reference", "") for x in r.get("result") or []],
+    }
+
+
+def _encounter(r: dict[str, Any]) -> dict[str, Any]:
+    period = r.get("period") or {}
+    klass = r.get("class") or {}
+    return {
+        "class": klass.get("display") or klass.get("code", ""),
+        "type": _texts(r.get("type")),
+        "reason": _texts(r.get("reasonCode")),
+        "diagnoses": [d["condition"].get("reference", "") for d in r.get("diagnosis") or []],
+        "effective": period.get("start", ""),
+        "end": period.get("end", ""),
+        "service_provider": (r.get("serviceProvider") or {}).get("display", ""),
+    }
+
+
+def _condition(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": _text(r.get("code")),
+        "clinical_status": _text(r.get("clinicalStatus")),
+        "verification_status": _text(r.get("verificationStatus")),
+        "category": _texts(r.get("category")),
+        "severity": _text(r.get("severity")),
+        "effective": _first(r, "onsetDateTime", "onsetPeriod", "recordedDate"),
+        "abatement": _first(r, "abatementDateTime", "abatementPeriod"),
+        "note": [str(n["text"]) for n in r.get("note") or [] if n.get("text")],
+    }
+
+
+def _medication_request(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "medication": _medication(r),
+        "intent": r.get("intent", ""),
+        "dosage": _dosage(r, "dosageInstruction"),
+        "effective": r.get("authoredOn", ""),
+        "requester": (r.get("requester") or {}).get("display", ""),
+    }
+
+
+def _medication_statement(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "medication": _medication(r),
+        "dosage": _dosage(r, "dosage"),
+        "effective": _first(r, "effectiveDateTime", "effectivePeriod", "dateAsserted"),
+    }
+
+
+def _allergy(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": _text(r.get("code")),
+        "clinical_status": _text(r.get("clinicalStatus")),
+        "verification_status": _text(r.get("verificationStatus")),
+        "type": r.get("type", ""),
+        "category": list(r.get("category") or []),
+        "criticality": r.get("criticality", ""),
+        "reactions": [
+            {
+                "manifestation": _texts(x.get("manifestation")),
+                "severity": x.get("severity", ""),
+                "description": x.get("description", ""),
+            }
+            for x in r.get("reaction") or []
+        ],
+        "effective": _first(r, "onsetDateTime", "onsetPeriod", "recordedDate"),
+    }
+
+
+def _immunization(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": _text(r.get("vaccineCode")),
+        "effective": r.get("occurrenceDateTime", "") or r.get("occurrenceString", ""),
+        "lot_number": r.get("lotNumber", ""),
+        "dose_quantity": _quantity(r.get("doseQuantity")),
+        "site": _text(r.get("site")),
+        "route": _text(r.get("route")),
+    }
+
+
+_MAPPERS = {
+    ResourceType.OBSERVATION: _observation,
+    ResourceType.DIAGNOSTIC_REPORT: _diagnostic_report,
+    ResourceType.ENCOUNTER: _encounter,
+    ResourceType.CONDITION: _condition,
+    ResourceType.MEDICATION_REQUEST: _medication_request,
+    ResourceType.MEDICATION_STATEMENT: _medication_statement,
+    ResourceType.ALLERGY_INTOLERANCE: _allergy,
+    ResourceType.IMMUNIZATION: _immunization,
+}
+
+
+def display_fields(resource_type: str, resource: dict[str, Any]) -> dict[str, Any]:
+    """The small dict pages show for one (validated) resource.
+
+    ``status`` and ``effective`` (ISO date/dateTime text as sent, "" when
+    unknown) are common to all types.
+    """
+    return {"status": resource.get("status", ""), **_MAPPERS[ResourceType(resource_type)](resource)}
+
+
+def effective_sort_key(row: FhirRecord) -> str:
+    """Sort key for a page's rows by clinical date (decrypts ``display``).
+
+    ISO texts sort as dates when the EHR uses one offset; rows without a date
+    sort first, so ``sorted(..., key=effective_sort_key, reverse=True)`` puts
+    them last.
+    """
+    return str(row.display.get("effective") or "")
