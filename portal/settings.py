@@ -113,6 +113,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "portal.middleware.SecondFactorMiddleware",
     "portal.middleware.AccessPolicyMiddleware",
+    # Names the actor on django-auditlog rows, with our client address.
+    "audit.middleware.ChangeLogActorMiddleware",
     # Last, so that it sees the flag set by the authentication backend.
     "axes.middleware.AxesMiddleware",
 ]
@@ -324,6 +326,3 @@ AUDIT_EXPORT_CHUNK = 2000
 # django-auditlog: field-level changes of configuration models (registered in
 # audit/changelog.py, PHI fields masked). Its own middleware would trust
 # X-Forwarded-For; ours names the actor and takes the address from portal.net.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("axes.middleware.AxesMiddleware"), "audit.middleware.ChangeLogActorMiddleware"
-)
