@@ -24,10 +24,12 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import admin, dev_url, with_db  # noqa: E402
+
 BENCH_DB = "carebridge_bench"
 WRITERS = 8
 EVENTS_PER_WRITER = 1500
@@ -36,31 +38,12 @@ EXPORT_EVENTS = 1_000_000
 EXPORT_PATIENT = uuid.UUID(int=0xE4)
 
 
-def _dev_url() -> str:
-    if url := os.environ.get("DATABASE_URL"):
-        return url
-    path = os.environ.get("DATABASE_URL_FILE") or str(ROOT / "var" / "database_url")
-    return Path(path).read_text().strip()
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _admin(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_with_db(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def _django(url: str) -> None:
     """Point the settings at the scratch database, then set Django up."""
     os.environ.setdefault("PORTAL_ENV", "development")
     os.environ.setdefault("PORTAL_VAR_DIR", str(ROOT / "var"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ["DATABASE_URL"] = _with_db(url, BENCH_DB)
+    os.environ["DATABASE_URL"] = with_db(url, BENCH_DB)
     if not (
         os.environ.get("PORTAL_AUDIT_SIGNING_KEY") or (ROOT / "var/audit_signing_key").exists()
     ):
@@ -291,9 +274,9 @@ def bench_export(url: str) -> list[dict]:
 
 
 def run() -> list[dict]:
-    url = _dev_url()
-    _admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-    _admin(url, f"CREATE DATABASE {BENCH_DB}")
+    url = dev_url()
+    admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+    admin(url, f"CREATE DATABASE {BENCH_DB}")
     try:
         _django(url)
         from django.core.management import call_command
@@ -303,13 +286,13 @@ def run() -> list[dict]:
         results = bench_append() + bench_verify() + bench_export(url)
         connections.close_all()
     finally:
-        _admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
     return results
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--export-child"]:
-        _django(_dev_url())
+        _django(dev_url())
         print(json.dumps(export_child()))
     else:
         for figure in run():

@@ -30,10 +30,12 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.scratch import admin, dev_url, with_db  # noqa: E402
+
 BENCH_DB = "carebridge_bench_crypto"
 ROWS = 50
 FIELDS = ("code", "value", "unit", "note")
@@ -43,30 +45,12 @@ TARGET_MS = 5.0
 TARGET_RATIO = 3.0
 
 
-def _dev_url() -> str:
-    if url := os.environ.get("DATABASE_URL"):
-        return url
-    path = os.environ.get("DATABASE_URL_FILE") or str(ROOT / "var" / "database_url")
-    return Path(path).read_text().strip()
-
-
-def _with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _admin(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_with_db(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def _django(url: str, key_store: str) -> None:
     """Scratch database, fresh keys, temporary key store; then Django."""
     os.environ.setdefault("PORTAL_ENV", "development")
     os.environ.setdefault("PORTAL_VAR_DIR", str(ROOT / "var"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ["DATABASE_URL"] = _with_db(url, BENCH_DB)
+    os.environ["DATABASE_URL"] = with_db(url, BENCH_DB)
     os.environ["PORTAL_KEKS"] = f"1:{b64encode(os.urandom(32)).decode()}"
     os.environ["PORTAL_BLIND_INDEX_KEY"] = b64encode(os.urandom(32)).decode()
     os.environ["PORTAL_KEY_STORE_DIR"] = key_store
@@ -256,10 +240,10 @@ def bench_staff_list() -> list[dict]:
 
 
 def run() -> list[dict]:
-    url = _dev_url()
+    url = dev_url()
     key_store = tempfile.mkdtemp(prefix="carebridge-bench-keys-")
-    _admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-    _admin(url, f"CREATE DATABASE {BENCH_DB}")
+    admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+    admin(url, f"CREATE DATABASE {BENCH_DB}")
     try:
         _django(url, key_store)
         from django.core.management import call_command
@@ -269,7 +253,7 @@ def run() -> list[dict]:
         results = bench_chart_page() + bench_staff_list()
         connections.close_all()
     finally:
-        _admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
         shutil.rmtree(key_store, ignore_errors=True)
     return results
 

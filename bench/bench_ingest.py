@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import bench_crypto  # noqa: E402  (the scratch-database helpers)
+import bench_crypto  # noqa: E402  (its Django and key set-up)
+
+from bench.scratch import admin, dev_url  # noqa: E402
 
 BENCH_DB = "carebridge_bench_ingest"
 RESOURCES = 2000
@@ -98,10 +100,10 @@ def bench() -> list[dict]:
 def run() -> list[dict]:
     import shutil
 
-    url = bench_crypto._dev_url()
+    url = dev_url()
     key_store = tempfile.mkdtemp(prefix="carebridge-bench-keys-")
-    bench_crypto._admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-    bench_crypto._admin(url, f"CREATE DATABASE {BENCH_DB}")
+    admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
+    admin(url, f"CREATE DATABASE {BENCH_DB}")
     bench_crypto.BENCH_DB = BENCH_DB  # _django() points Django at this database
     try:
         bench_crypto._django(url, key_store)
@@ -112,7 +114,7 @@ def run() -> list[dict]:
         results = bench()
         connections.close_all()
     finally:
-        bench_crypto._admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
         shutil.rmtree(key_store, ignore_errors=True)
     return results
 
