@@ -32,36 +32,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # The action vocabulary lives in audit/actions.py, not in database
+        # choices, so a new action needs no migration.
         migrations.AlterField(
             model_name="auditevent",
             name="action",
-            field=models.CharField(
-                choices=[
-                    ("login", "Sign-in (password)"),
-                    ("login.locked_out", "Sign-in refused: locked out"),
-                    ("otp.verify", "Second factor"),
-                    ("otp.enrol", "Second factor enrolled"),
-                    ("otp.email_sent", "Sign-in code e-mailed"),
-                    ("otp.backup_codes", "Backup codes created"),
-                    ("logout", "Sign-out"),
-                    ("session.idle_timeout", "Signed out after inactivity"),
-                    ("session.expired", "Session reached its maximum age"),
-                    ("session.ended", "Session ended by its user"),
-                    ("password.change", "Password changed"),
-                    ("password.reset_request", "Password reset requested"),
-                    ("password.reset", "Password reset completed"),
-                    ("access.denied", "Access refused by policy"),
-                    ("admin.add", "Admin: object added"),
-                    ("admin.change", "Admin: object changed"),
-                    ("admin.delete", "Admin: object deleted"),
-                    ("account.deactivated", "Account deactivated"),
-                    ("record.view", "Record viewed"),
-                    ("access.break_glass", "Emergency access (break-glass)"),
-                    ("audit.export", "Audit trail exported"),
-                    ("access.break_glass_reviewed", "Emergency access reviewed"),
-                ],
-                max_length=40,
-            ),
+            field=models.CharField(max_length=40),
         ),
         migrations.CreateModel(
             name="AuditCheckpoint",
