@@ -25,6 +25,8 @@ last transaction once the iterator is exhausted; if the iterator raises
 recorded, ``high_water`` does not move, and the error propagates.
 """
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,7 +63,11 @@ _PATIENT_ELEMENT = {
     ResourceType.MEDICATION_STATEMENT: "subject",
     ResourceType.ALLERGY_INTOLERANCE: "patient",
     ResourceType.IMMUNIZATION: "patient",
+    ResourceType.DOCUMENT_REFERENCE: "subject",
 }
+# A visit note's text is shown inline up to this size; longer notes are cut
+# with a marker (the whole note stays in the stored resource and the downloads).
+NOTE_TEXT_LIMIT = 20_000
 
 
 @dataclass
@@ -502,6 +508,45 @@ def _immunization(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _document_reference(r: dict[str, Any]) -> dict[str, Any]:
+    context = r.get("context") or {}
+    return {
+        "type": _text(r.get("type")),
+        "category": _texts(r.get("category")),
+        "description": r.get("description", ""),
+        "effective": r.get("date", "") or _period_start(context.get("period")),
+        "encounters": [
+            e["reference"]
+            for e in context.get("encounter") or []
+            if isinstance(e.get("reference"), str)
+        ],
+        "authors": [str(a["display"]) for a in r.get("author") or [] if a.get("display")],
+        "text": _note_text(r.get("content") or []),
+    }
+
+
+def _note_text(content: list[dict[str, Any]]) -> str:
+    """The first plain-text attachment's text, decoded; "" when there is none.
+
+    Only inline ``text/plain`` data is read: the portal never follows an
+    attachment URL (that would be a request to wherever the EHR points).
+    """
+    for item in content:
+        attachment = item.get("attachment") or {}
+        content_type = str(attachment.get("contentType", "")).split(";")[0].strip().lower()
+        data = attachment.get("data")
+        if content_type != "text/plain" or not isinstance(data, str):
+            continue
+        try:
+            text = base64.b64decode(data, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return ""
+        if len(text) > NOTE_TEXT_LIMIT:
+            return text[:NOTE_TEXT_LIMIT] + " [… continued in the downloaded record]"
+        return text
+    return ""
+
+
 _MAPPERS = {
     ResourceType.OBSERVATION: _observation,
     ResourceType.DIAGNOSTIC_REPORT: _diagnostic_report,
@@ -511,6 +556,7 @@ _MAPPERS = {
     ResourceType.MEDICATION_STATEMENT: _medication_statement,
     ResourceType.ALLERGY_INTOLERANCE: _allergy,
     ResourceType.IMMUNIZATION: _immunization,
+    ResourceType.DOCUMENT_REFERENCE: _document_reference,
 }
 
 

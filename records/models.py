@@ -55,6 +55,8 @@ class ResourceType(models.TextChoices):
     MEDICATION_STATEMENT = "MedicationStatement"
     ALLERGY_INTOLERANCE = "AllergyIntolerance"
     IMMUNIZATION = "Immunization"
+    # Visit notes and discharge summaries (context.encounter links them to visits).
+    DOCUMENT_REFERENCE = "DocumentReference"
 
 
 class FhirRecord(PHIModel):

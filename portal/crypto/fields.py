@@ -30,8 +30,10 @@ a row to encrypt for. ``.values()`` returns :class:`Sealed` ciphertexts, and
 import json
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, NoReturn
 
+import simplejson
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -262,18 +264,40 @@ class EncryptedDateField(EncryptedField):
 
 
 class EncryptedJSONField(EncryptedField):
+    """A JSON document whose decimal numbers survive exactly: 7.10 stays 7.10.
+
+    Numbers with a fraction or exponent decode as ``Decimal`` (not float, which
+    would turn a lab's "7.10" into 7.1) and encode back as the same digits;
+    simplejson is used for encoding because the standard library cannot write a
+    Decimal as a JSON number.
+    """
+
     description = "JSON document, encrypted under the row's patient key"
     empty_strings_allowed = False
 
     def encode(self, value: Any) -> bytes:
-        text = json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+        text = simplejson.dumps(
+            value,
+            use_decimal=True,
+            default=_json_default,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
         return text.encode()
 
     def decode(self, data: bytes) -> Any:
-        return json.loads(data)
+        return json.loads(data, parse_float=Decimal)
 
     def formfield(self, **kwargs: Any) -> Any:
         return super().formfield(**{"form_class": forms.JSONField, **kwargs})
+
+
+_django_encoder = DjangoJSONEncoder()
+
+
+def _json_default(value: Any) -> Any:
+    """Dates, UUIDs and the like as Django's JSON encoder writes them."""
+    return _django_encoder.default(value)
 
 
 class EncryptedBinaryField(EncryptedField):

@@ -3,6 +3,7 @@
 import json
 import ssl
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -55,8 +56,9 @@ def read_body(
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
+    """The JSON object in ``body``; decimals as ``Decimal``, so "7.10" stays 7.10."""
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_float=Decimal)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise FhirError("bad_json") from None
     if not isinstance(data, dict):

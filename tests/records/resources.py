@@ -1,6 +1,11 @@
-"""Hand-built FHIR R4 resources, shaped like a real EHR's (LOINC, SNOMED, CVX codes)."""
+"""Hand-built FHIR R4 resources, shaped like a real EHR's (LOINC, SNOMED, CVX codes).
 
+Decimal values are ``Decimal``, as the FHIR client parses them (so "7.10" stays 7.10).
+"""
+
+import base64
 import copy
+from decimal import Decimal
 from typing import Any
 
 PATIENT_FHIR_ID = "pat-alice-1"
@@ -18,7 +23,7 @@ def lab(
     version: str = "1",
     updated: str = "2026-10-02T09:30:00+00:00",
     code_text: str = "Hemoglobin A1c/Hemoglobin.total in Blood",
-    value: float = 7.2,
+    value: Decimal | int = Decimal("7.2"),
     unit: str = "%",
 ) -> dict[str, Any]:
     return {
@@ -64,13 +69,13 @@ def lab(
         "referenceRange": [
             {
                 "low": {
-                    "value": 4.0,
+                    "value": Decimal("4.0"),
                     "unit": "%",
                     "system": "http://unitsofmeasure.org",
                     "code": "%",
                 },
                 "high": {
-                    "value": 5.6,
+                    "value": Decimal("5.6"),
                     "unit": "%",
                     "system": "http://unitsofmeasure.org",
                     "code": "%",
@@ -181,7 +186,7 @@ def immunization(fhir_id: str = "imm-flu-1", *, patient: str = PATIENT_FHIR_ID) 
         "occurrenceDateTime": "2026-10-15",
         "lotNumber": "AAJN11K",
         "doseQuantity": {
-            "value": 0.5,
+            "value": Decimal("0.5"),
             "unit": "mL",
             "system": "http://unitsofmeasure.org",
             "code": "mL",
@@ -205,6 +210,39 @@ def encounter(fhir_id: str = "enc-1", *, patient: str = PATIENT_FHIR_ID) -> dict
         "period": {"start": "2026-10-01T08:00:00+00:00", "end": "2026-10-01T08:40:00+00:00"},
         "reasonCode": [{"text": "Review of blood sugar control"}],
         "diagnosis": [{"condition": {"reference": "Condition/cond-dm2-1"}}],
+    }
+
+
+def visit_note(
+    fhir_id: str = "note-1",
+    *,
+    patient: str = PATIENT_FHIR_ID,
+    encounter_id: str = "enc-1",
+    text: str = "Sugars improving. Continue metformin; recheck HbA1c in 3 months.",
+) -> dict[str, Any]:
+    return {
+        "resourceType": "DocumentReference",
+        "id": fhir_id,
+        "meta": _meta("1", "2026-10-01T12:05:00Z"),
+        "status": "current",
+        "type": {
+            "coding": [
+                {"system": "http://loinc.org", "code": "11506-3", "display": "Progress note"}
+            ]
+        },
+        "subject": {"reference": f"Patient/{patient}"},
+        "date": "2026-10-01T08:45:00+00:00",
+        "author": [{"display": "Dr. Carol Reyes"}],
+        "description": "Diabetes follow-up",
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "text/plain; charset=utf-8",
+                    "data": base64.b64encode(text.encode()).decode(),
+                }
+            }
+        ],
+        "context": {"encounter": [{"reference": f"Encounter/{encounter_id}"}]},
     }
 
 

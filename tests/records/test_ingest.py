@@ -1,6 +1,7 @@
 """Storing what the EHR sent: encrypted, idempotent, and hostile input contained."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -65,6 +66,7 @@ def all_rows_text() -> str:
         ("AllergyIntolerance", r.allergy),
         ("Immunization", r.immunization),
         ("Encounter", r.encounter),
+        ("DocumentReference", r.visit_note),
     ],
 )
 def test_it_stores_each_type_and_reads_it_back(patient, resource_type, build):
@@ -81,17 +83,19 @@ def test_it_stores_each_type_and_reads_it_back(patient, resource_type, build):
 
 
 def test_it_keeps_lab_values_and_units_exactly_as_sent(patient):
-    run(patient, "Observation", [r.lab(value=7.25, unit="% of total Hgb")])
+    run(patient, "Observation", [r.lab(value=Decimal("7.10"), unit="% of total Hgb")])
 
-    display = stored(patient, "Observation", "obs-hba1c-1").display
-    assert display["value"] == 7.25
+    row = stored(patient, "Observation", "obs-hba1c-1")
+    display = row.display
+    assert str(display["value"]) == "7.10"  # not 7.1: the trailing zero is the lab's precision
+    assert str(row.resource["valueQuantity"]["value"]) == "7.10"
     assert display["unit"] == "% of total Hgb"
     assert display["code"] == "Hemoglobin A1c/Hemoglobin.total in Blood"
     assert display["coding"] == {"system": "http://loinc.org", "code": "4548-4"}
     assert display["reference_range"] == [
         {
-            "low": {"value": 4.0, "unit": "%"},
-            "high": {"value": 5.6, "unit": "%"},
+            "low": {"value": Decimal("4.0"), "unit": "%"},
+            "high": {"value": Decimal("5.6"), "unit": "%"},
             "text": "4.0-5.6 %",
             "type": "",
         }
@@ -114,11 +118,38 @@ def test_it_maps_the_other_types_for_pages(patient):
     assert allergy["criticality"] == "high"
     assert allergy["reactions"][0]["manifestation"] == ["Hives"]
     immunization = stored(patient, "Immunization", "imm-flu-1").display
-    assert immunization["dose_quantity"] == {"value": 0.5, "unit": "mL"}
+    assert immunization["dose_quantity"] == {"value": Decimal("0.5"), "unit": "mL"}
     assert immunization["effective"] == "2026-10-15"
     visit = stored(patient, "Encounter", "enc-1").display
     assert visit["reason"] == ["Review of blood sugar control"]
     assert visit["diagnoses"] == ["Condition/cond-dm2-1"]
+
+
+def test_it_maps_a_visit_note_with_its_text_and_encounter(patient):
+    run(
+        patient, "DocumentReference", [r.visit_note(text="Sugars improving — recheck in 3 months.")]
+    )
+
+    note = stored(patient, "DocumentReference", "note-1").display
+    assert note["text"] == "Sugars improving — recheck in 3 months."
+    assert note["encounters"] == ["Encounter/enc-1"]
+    assert note["type"] == "Progress note"
+    assert note["authors"] == ["Dr. Carol Reyes"]
+
+
+def test_it_never_follows_a_note_attachment_url_and_quarantines_bad_base64(patient):
+    by_url = r.visit_note("note-url")
+    by_url["content"] = [{"attachment": {"contentType": "text/plain", "url": "https://x.test/n"}}]
+    broken = r.visit_note("note-bad")
+    broken["content"][0]["attachment"]["data"] = "not base64!"
+
+    report = run(patient, "DocumentReference", [by_url, broken])
+
+    assert (report.stored, report.quarantined) == (1, 1)
+    assert stored(patient, "DocumentReference", "note-url").display["text"] == ""
+    assert Quarantine.objects.get(fhir_id="note-bad").detail == (
+        "invalid:content.0.attachment.data:base64_decode"
+    )
 
 
 def test_it_changes_nothing_when_the_same_version_comes_again(patient):
@@ -135,23 +166,23 @@ def test_it_changes_nothing_when_the_same_version_comes_again(patient):
 
 def test_it_replaces_a_stored_resource_with_a_newer_version(patient):
     run(patient, "Observation", [r.lab()])
-    newer = r.lab(version="2", updated="2026-10-03T09:30:00+00:00", value=6.9)
+    newer = r.lab(version="2", updated="2026-10-03T09:30:00+00:00", value=Decimal("6.9"))
 
     report = run(patient, "Observation", [newer])
 
     assert report.stored == 1
     row = stored(patient, "Observation", "obs-hba1c-1")
-    assert (row.version_id, row.display["value"], row.resource) == ("2", 6.9, newer)
+    assert (row.version_id, row.display["value"], row.resource) == ("2", Decimal("6.9"), newer)
     assert FhirRecord.objects.filter(patient=patient).count() == 1
 
 
 def test_it_keeps_the_stored_copy_when_an_older_version_arrives(patient):
     run(patient, "Observation", [r.lab(version="2", updated="2026-10-03T09:30:00+00:00")])
 
-    report = run(patient, "Observation", [r.lab(version="1", value=1.0)])
+    report = run(patient, "Observation", [r.lab(version="1", value=Decimal("1.0"))])
 
     assert report.unchanged == 1
-    assert stored(patient, "Observation", "obs-hba1c-1").display["value"] == 7.2
+    assert stored(patient, "Observation", "obs-hba1c-1").display["value"] == Decimal("7.2")
 
 
 def test_it_quarantines_an_invalid_resource_and_stores_the_rest(patient):
@@ -307,7 +338,7 @@ def test_it_sorts_rows_by_clinical_date(patient):
 
 
 def test_it_keeps_the_newest_when_one_page_repeats_a_resource(patient):
-    second = r.lab(version="2", updated="2026-10-03T09:30:00+00:00", value=6.9)
+    second = r.lab(version="2", updated="2026-10-03T09:30:00+00:00", value=Decimal("6.9"))
 
     report = run(patient, "Observation", [r.lab(), second, r.lab()])
 
