@@ -33,6 +33,8 @@ class Action(models.TextChoices):
     RECORDS_SYNC = "records.sync", "Records synced from the EHR"
     RECORDS_QUARANTINE = "records.quarantine", "EHR resource quarantined"
     RECORDS_FOREIGN = "records.foreign_resource", "EHR resource about another patient dropped"
+    RECORDS_SYNC_REQUEST = "records.sync_request", "Sync with the EHR requested"
+    RECORD_DOWNLOAD = "record.download", "Record downloaded"
 
 
 class Outcome(models.TextChoices):
