@@ -3,10 +3,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.actions import Action, Outcome, Severity
 from audit.services import record
@@ -225,17 +225,20 @@ def _refresh(request: HttpRequest, subject: Subject) -> HttpResponse:
 
 def _audiences(page: Callable[..., HttpResponse], *, post: bool = False):
     """The patient's own view and the clinicians' view of one page function."""
-    method = require_POST if post else require_GET
+    methods = ["POST"] if post else ["GET", "HEAD"]
 
     @roles(Role.PATIENT)
-    @method
+    @require_http_methods(methods)
     def own(request: HttpRequest, **kwargs: str) -> HttpResponse:
         return page(request, _own(request), **kwargs)
 
     @roles(*CLINICAL_ROLES)
-    @method
     def staff(request: HttpRequest, patient_id: uuid.UUID, **kwargs: str) -> HttpResponse:
-        return page(request, _staff(request, patient_id), **kwargs)
+        # The patient first: someone else's id is a 404 whatever the method.
+        subject = _staff(request, patient_id)
+        if request.method not in methods:
+            return HttpResponseNotAllowed(methods)
+        return page(request, subject, **kwargs)
 
     name = page.__name__.lstrip("_")
     own.__name__, own.__qualname__ = f"{name}_own", f"{name}_own"

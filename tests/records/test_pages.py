@@ -408,3 +408,27 @@ def test_it_lets_a_clinician_refresh_only_a_patient_they_may_see(
     response = client.post(f"/staff/patients/{record.pk}/refresh/")
     assert response.url == f"/staff/patients/{record.pk}/summary/"
     assert [c["patient"] for c in calls] == [record]
+
+
+# --- The role x route matrix covers the new routes ------------------------------------
+
+RECORD_PAGES = ["summary", "labs", "trend", "visits", "medications", "allergies"]
+RECORD_PAGES += ["immunizations", "problems", "refresh"]
+
+
+def test_it_declares_the_record_routes_for_the_matrix():
+    from portal.access import CLINICAL_ROLES, Policy, Role, view_policy
+    from tests.urlwalk import walk
+
+    declared = {r.name: view_policy(r.view, r.name.rsplit(":", 1)[0]) for r in walk()}
+    for page in RECORD_PAGES:
+        assert declared[f"my_records:{page}"] == (Policy.ROLES, frozenset({Role.PATIENT}))
+        assert declared[f"records:{page}"] == (Policy.ROLES, CLINICAL_ROLES)
+    for download in ["my_records:download_bundle", "my_records:download_pdf"]:
+        assert declared[download] == (Policy.ROLES, frozenset({Role.PATIENT}))
+
+
+def test_it_answers_404_before_405_for_someone_elses_refresh(client, ward, mallory, carol):
+    sign_in_fully(client, carol)
+    assert client.get(f"/staff/patients/{mallory.patient_id}/refresh/").status_code == 404
+    assert client.get(f"/staff/patients/{carol.pk}/refresh/").status_code == 404
