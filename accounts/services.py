@@ -30,6 +30,7 @@ from audit.services import record
 from portal.access import CLINICAL_ROLES, EMAIL_OTP_ROLES, Role
 from portal.net import client_ip
 from records.models import Patient
+from records.sync import sync_on_sign_in
 
 ENROL_DEVICE = "_portal_enrol_device"
 
@@ -69,6 +70,9 @@ def sign_in(*, request: HttpRequest, username: str, password: str) -> User | Non
 def _finish_second_factor(request: HttpRequest, user: User, device) -> None:
     otp_login(request, device)
     request.session.cycle_key()
+    if user.role == Role.PATIENT:
+        # Their records are fresh by the time they open them (queued, not awaited).
+        sync_on_sign_in(patient=user.patient, actor=user)
 
 
 def _code_accepted(*, user: User, method: str, token: str) -> tuple[Device | None, bool]:

@@ -8,6 +8,7 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from portal import checks  # noqa: F401  (registers the system checks)
+        from portal.fhir import checks as fhir_checks  # noqa: F401  (same, for the EHR)
 
 
 class PortalAdminConfig(admin_apps.AdminConfig):

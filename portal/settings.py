@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "auditlog",
+    # The job queue (sync jobs); before our apps so their tasks.py can register.
+    "procrastinate.contrib.django",
     "portal",
     "accounts",
     "audit",
@@ -185,6 +187,43 @@ PORTAL_TRUSTED_PROXY_COUNT = envint("PORTAL_TRUSTED_PROXY_COUNT", 0)
 PORTAL_BREAK_GLASS_MINUTES = envint("PORTAL_BREAK_GLASS_MINUTES", 60)
 # Told (ids only) whenever emergency access is granted; unset means no mail.
 PORTAL_PRIVACY_OFFICER_EMAIL = env("PORTAL_PRIVACY_OFFICER_EMAIL")
+
+# --- The EHR (FHIR R4, SMART Backend Services) ------------------------------------
+# Unset FHIR_BASE_URL means no EHR: records never sync (make run starts a demo EHR
+# and sets these from var/ehr/portal.env). portal/checks.py refuses a half-set or
+# non-HTTPS configuration.
+FHIR_BASE_URL = env("FHIR_BASE_URL")
+FHIR_CLIENT_ID = env("FHIR_CLIENT_ID")
+FHIR_PRIVATE_KEY_FILE = env("FHIR_PRIVATE_KEY_FILE")
+FHIR_KEY_ID = env("FHIR_KEY_ID")
+FHIR_SIGNING_ALG = env("FHIR_SIGNING_ALG", "ES384")
+# A CA bundle to trust for the EHR instead of the system's (a private CA, or the
+# demo EHR's self-signed certificate).
+FHIR_CA_BUNDLE = env("FHIR_CA_BUNDLE")
+# The narrowest scopes the pages need: read and search of the types shown.
+FHIR_SCOPE = env(
+    "FHIR_SCOPE",
+    " ".join(
+        f"system/{t}.rs"
+        for t in (
+            "Observation",
+            "Encounter",
+            "Condition",
+            "MedicationRequest",
+            "MedicationStatement",
+            "AllergyIntolerance",
+            "Immunization",
+            "DocumentReference",
+        )
+    ),
+)
+# Sign-in queues a sync when the patient's data is older than this (seconds).
+FHIR_SYNC_STALE_AFTER = envint("FHIR_SYNC_STALE_AFTER", 15 * 60)
+# A patient's "Refresh" queues at most one sync per this many seconds.
+FHIR_REFRESH_INTERVAL = envint("FHIR_REFRESH_INTERVAL", 5 * 60)
+
+# --- Background jobs (procrastinate, in PostgreSQL) -----------------------------
+PROCRASTINATE_IMPORT_PATHS = ["records.tasks"]
 
 # --- Second factor ---------------------------------------------------------
 OTP_TOTP_ISSUER = "Carebridge"
@@ -308,6 +347,10 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "axes": {"level": "WARNING"},
+        "procrastinate.blueprints": {"level": "WARNING"},
+        # httpx logs every request URL at INFO; FHIR queries name the patient.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 

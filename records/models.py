@@ -30,6 +30,8 @@ class Patient(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     fhir_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # When a sync was last queued (sign-in or Refresh): rate-limits Refresh.
+    sync_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -8,7 +8,6 @@ every wait inside it is cut short when the test ends.
 import contextlib
 import datetime as dt
 import ipaddress
-import json
 import socket
 import ssl
 import struct
@@ -21,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import simplejson
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -164,7 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = reply.body
         if isinstance(body, dict):
-            body = json.dumps(body).encode()
+            # simplejson: resources carry Decimal values (see tests/records/resources.py).
+            body = simplejson.dumps(body, use_decimal=True).encode()
         self.send_response(reply.status)
         for key, value in reply.headers.items():
             self.send_header(key, value)

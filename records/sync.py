@@ -1,0 +1,199 @@
+"""Syncing one patient's records from the EHR, and asking for it.
+
+``sync_patient()`` does the work (the background job in records/tasks.py calls
+it): for each resource type the pages show, one paged search limited to the
+patient (``Observation?patient=<id>&category=laboratory``…), incremental by
+``_lastUpdated`` after the first run, each result stream handed to
+``records.ingest.ingest()`` (validate, screen, encrypt, upsert, audit).
+
+A failing type does not stop the others, and never removes what is stored:
+the EHR's errors (``FhirError``: timeouts, 5xx, 429, resets, bad JSON, page
+loops, oversized answers) end that type's search within the client's bounds,
+``ingest()`` records a failed sync event with its counts, and the next sync
+tries again from the same high-water mark.
+
+``request_sync()`` queues the job: at sign-in when the data is older than
+``FHIR_SYNC_STALE_AFTER``, and when the patient presses Refresh (at most once
+per ``FHIR_REFRESH_INTERVAL``). The job is deferred in the caller's
+transaction, with a queueing lock per patient, so a patient never has two
+syncs waiting.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from procrastinate import exceptions as procrastinate_exceptions
+
+from audit.actions import Action, Outcome
+from audit.services import record
+from portal.fhir import FhirClient, FhirConfig, FhirError
+from portal.fhir.checks import smart_config
+from records.ingest import IngestReport, ingest
+from records.models import Patient, ResourceType, SyncState
+
+# The types the pages show, with the search parameters that narrow each to
+# what is shown. Nothing else is asked for.
+SYNCED_TYPES: dict[ResourceType, dict[str, str]] = {
+    ResourceType.OBSERVATION: {"category": "laboratory"},
+    ResourceType.ENCOUNTER: {},
+    ResourceType.DOCUMENT_REFERENCE: {},
+    ResourceType.CONDITION: {},
+    ResourceType.MEDICATION_REQUEST: {},
+    ResourceType.MEDICATION_STATEMENT: {},
+    ResourceType.ALLERGY_INTOLERANCE: {},
+    ResourceType.IMMUNIZATION: {},
+}
+PAGE_SIZE = 100
+
+
+class SyncReason(StrEnum):
+    SIGN_IN = "sign_in"
+    REFRESH = "refresh"
+
+
+class SyncUnavailable(Exception):
+    """No EHR is configured, or the patient is not linked to one; nothing to sync."""
+
+
+@dataclass
+class SyncResult:
+    reports: dict[str, IngestReport] = field(default_factory=dict)
+    # Resource type → the FhirError's reason code, for the types that failed.
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def configured() -> bool:
+    return bool(settings.FHIR_BASE_URL)
+
+
+def fhir_client() -> FhirClient:
+    """A client for the configured EHR (settings FHIR_*); the caller closes it."""
+    if not configured():
+        raise SyncUnavailable("no EHR configured")
+    return FhirClient(
+        FhirConfig(base_url=settings.FHIR_BASE_URL, ca_bundle=settings.FHIR_CA_BUNDLE or None),
+        smart=smart_config(),
+    )
+
+
+def sync_patient(
+    *, patient: Patient, client: FhirClient | None = None, actor: Any = None
+) -> SyncResult:
+    """Fetch and store every shown type of ``patient``'s records; see the module docstring."""
+    if not patient.fhir_id:
+        raise SyncUnavailable("patient not linked to the EHR")
+    own_client = client is None
+    client = client or fhir_client()
+    result = SyncResult()
+    try:
+        for resource_type, narrowing in SYNCED_TYPES.items():
+            params = {"patient": patient.fhir_id, "_count": str(PAGE_SIZE), **narrowing}
+            if high_water := _high_water(patient, resource_type):
+                # "ge", not "gt": a resource changed in the same instant as the
+                # newest one stored is fetched again (and skipped as unchanged)
+                # rather than missed.
+                params["_lastUpdated"] = "ge" + high_water.isoformat()
+            try:
+                result.reports[resource_type] = ingest(
+                    patient=patient,
+                    resource_type=resource_type,
+                    resources=client.search(resource_type, params),
+                    requested_patient_fhir_id=patient.fhir_id,
+                    actor=actor,
+                )
+            except FhirError as error:
+                result.failed[resource_type] = error.reason
+    finally:
+        if own_client:
+            client.close()
+    return result
+
+
+def _high_water(patient: Patient, resource_type: str):
+    return (
+        SyncState.objects.filter(patient=patient, resource_type=resource_type)
+        .values_list("high_water", flat=True)
+        .first()
+    )
+
+
+def last_synced(patient: Patient):
+    """When every shown type had last synced (the oldest of them), or None if one never has."""
+    times = list(
+        SyncState.objects.filter(patient=patient, resource_type__in=list(SYNCED_TYPES)).values_list(
+            "last_synced_at", flat=True
+        )
+    )
+    if len(times) < len(SYNCED_TYPES) or None in times:
+        return None
+    return min(times)
+
+
+def is_stale(patient: Patient) -> bool:
+    synced = last_synced(patient)
+    return synced is None or timezone.now() - synced > timedelta(
+        seconds=settings.FHIR_SYNC_STALE_AFTER
+    )
+
+
+def request_sync(*, patient: Patient, actor: Any, reason: SyncReason | str) -> bool:
+    """Queue a sync of ``patient``; False when Refresh was pressed too recently.
+
+    Raises SyncUnavailable when there is no EHR to sync from. The request is
+    audited (object_type = the reason); a refused Refresh too, as DENIED.
+    """
+    reason = SyncReason(reason)
+    if not configured() or not patient.fhir_id:
+        raise SyncUnavailable("no EHR configured" if not configured() else "patient not linked")
+    from records.tasks import sync_patient_job  # the task module imports this one
+
+    with transaction.atomic():
+        locked = Patient.objects.select_for_update().get(pk=patient.pk)
+        now = timezone.now()
+        interval = timedelta(seconds=settings.FHIR_REFRESH_INTERVAL)
+        if (
+            reason == SyncReason.REFRESH
+            and locked.sync_requested_at
+            and now - locked.sync_requested_at < interval
+        ):
+            record(
+                action=Action.RECORDS_SYNC_REQUEST,
+                outcome=Outcome.DENIED,
+                actor=actor,
+                patient_id=patient.pk,
+                object_type=reason,
+            )
+            return False
+        locked.sync_requested_at = now
+        locked.save(update_fields=["sync_requested_at"])
+        try:
+            with transaction.atomic():  # a savepoint: the lock's unique violation stays in it
+                lock = f"sync:{patient.pk}"
+                sync_patient_job.configure(lock=lock, queueing_lock=lock).defer(
+                    patient_id=str(patient.pk)
+                )
+        except procrastinate_exceptions.AlreadyEnqueued:
+            pass  # a sync of this patient is already waiting; it will fetch the same
+        record(
+            action=Action.RECORDS_SYNC_REQUEST,
+            actor=actor,
+            patient_id=patient.pk,
+            object_type=reason,
+        )
+    return True
+
+
+def sync_on_sign_in(*, patient: Patient | None, actor: Any) -> bool:
+    """At a patient's sign-in: queue a sync if there is an EHR and the data is stale."""
+    if patient is None or not configured() or not patient.fhir_id or not is_stale(patient):
+        return False
+    return request_sync(patient=patient, actor=actor, reason=SyncReason.SIGN_IN)

@@ -1,0 +1,185 @@
+"""Syncing a patient against a fake EHR: what is asked for, and what a broken EHR cannot do.
+
+Each misbehaviour hits one resource type after a good first sync: that type's
+search ends within bounded time with a failed sync event, its stored rows stay
+as they were, and the other types still sync.
+"""
+
+import time
+
+import pytest
+
+from audit.actions import Action, Outcome
+from records.models import FhirRecord, SyncState
+from records.sync import SYNCED_TYPES, SyncUnavailable, sync_patient
+from tests.audit_helpers import events
+from tests.records import resources as r
+
+from .conftest import Reply, bundle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def patient(alice):
+    alice.patient.fhir_id = r.PATIENT_FHIR_ID
+    alice.patient.save()
+    return alice.patient
+
+
+def good_ehr(ehr):
+    """Serves one lab, one problem and one visit note; every other type is empty."""
+    served = {
+        "Observation": [r.lab()],
+        "Condition": [r.condition()],
+        "DocumentReference": [r.visit_note()],
+    }
+
+    def app(request):
+        resource_type = request.path.rsplit("/", 1)[-1]
+        return Reply(body=bundle(served.get(resource_type, [])))
+
+    return app
+
+
+def stored_ids(patient) -> set[tuple[str, str]]:
+    return set(FhirRecord.objects.filter(patient=patient).values_list("resource_type", "fhir_id"))
+
+
+def test_it_asks_only_for_the_shown_types_of_this_patient(ehr, fhir_client_for, patient):
+    ehr.app = good_ehr(ehr)
+
+    result = sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    assert result.ok
+    assert sorted(request.path for request in ehr.requests) == sorted(
+        f"/fhir/{t}" for t in SYNCED_TYPES
+    )
+    for request in ehr.requests:
+        assert request.query["patient"] == [r.PATIENT_FHIR_ID]
+        assert "_lastUpdated" not in request.query  # first sync: everything
+    labs = next(q for q in ehr.requests if q.path == "/fhir/Observation")
+    assert labs.query["category"] == ["laboratory"]
+    assert stored_ids(patient) == {
+        ("Observation", "obs-hba1c-1"),
+        ("Condition", "cond-dm2-1"),
+        ("DocumentReference", "note-1"),
+    }
+
+
+def test_it_asks_only_for_changes_after_the_first_sync(ehr, fhir_client_for, patient):
+    ehr.app = good_ehr(ehr)
+    sync_patient(patient=patient, client=fhir_client_for(ehr))
+    ehr.requests.clear()
+
+    result = sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    labs = next(q for q in ehr.requests if q.path == "/fhir/Observation")
+    # The newest meta.lastUpdated stored (lab(): 2026-10-02T09:30:00+00:00), inclusive.
+    assert labs.query["_lastUpdated"] == ["ge2026-10-02T09:30:00+00:00"]
+    empty = next(q for q in ehr.requests if q.path == "/fhir/Immunization")
+    assert "_lastUpdated" not in empty.query  # nothing stored yet: no high-water mark
+    assert result.reports["Observation"].unchanged == 1
+    assert result.reports["Observation"].stored == 0
+
+
+MISBEHAVIOURS = {
+    "hang": Reply(body=bundle([]), delay=10),
+    "server_error": Reply(status=503, body=b"down"),
+    "rate_limited": Reply(status=429, body=b"", headers={"Retry-After": "1"}),
+    "reset": Reply(reset=True),
+    "malformed_json": Reply(body=b'{"resourceType": "Bundle", "entry": ['),
+    "not_a_bundle": Reply(body={"resourceType": "OperationOutcome", "issue": []}),
+    "oversized": Reply(flood=1024 * 1024),
+}
+
+
+@pytest.mark.parametrize("misbehaviour", list(MISBEHAVIOURS))
+def test_a_broken_ehr_leaves_the_last_good_data_in_place(
+    ehr, fhir_client_for, patient, misbehaviour
+):
+    ehr.app = good_ehr(ehr)
+    sync_patient(patient=patient, client=fhir_client_for(ehr))
+    before = FhirRecord.objects.get(patient=patient, resource_type="Observation")
+    high_water = SyncState.objects.get(patient=patient, resource_type="Observation").high_water
+    healthy = good_ehr(ehr)
+    ehr.app = lambda request: (
+        MISBEHAVIOURS[misbehaviour] if request.path.endswith("/Observation") else healthy(request)
+    )
+
+    started = time.monotonic()
+    result = sync_patient(patient=patient, client=fhir_client_for(ehr))
+    elapsed = time.monotonic() - started
+
+    assert set(result.failed) == {"Observation"}
+    assert elapsed < 10  # four attempts at most, each cut short by the client's limits
+    after = FhirRecord.objects.get(patient=patient, resource_type="Observation")
+    assert (after.pk, after.version_id, after.resource) == (
+        before.pk,
+        before.version_id,
+        before.resource,
+    )
+    assert SyncState.objects.get(patient=patient, resource_type="Observation").high_water == (
+        high_water
+    )
+    failed = [
+        e
+        for e in events(action=Action.RECORDS_SYNC, patient_id=patient.pk)
+        if e.outcome == Outcome.FAILURE
+    ]
+    assert [(e.object_type, e.outcome) for e in failed] == [("Observation", Outcome.FAILURE)]
+    # The other types went on: the problem list synced again after the failure.
+    assert "Condition" in result.reports
+
+
+def test_a_next_link_loop_ends_the_search_when_a_page_comes_again(ehr, fhir_client_for, patient):
+    healthy = good_ehr(ehr)
+    loop = {
+        "1": bundle([r.lab("obs-a")], ehr.url("Observation?page=2")),
+        "2": bundle([r.lab("obs-b")], ehr.url("Observation?page=1")),
+    }
+
+    def app(request):
+        if request.path.endswith("/Observation"):
+            return Reply(body=loop[request.query.get("page", ["1"])[0]])
+        return healthy(request)
+
+    ehr.app = app
+
+    result = sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    assert result.failed == {"Observation": "next_loop"}
+    # Pages 1, 2, then "page=1" (not the same URL as the first query); its next link
+    # (page 2 again) is refused.
+    assert [q.path for q in ehr.requests].count("/fhir/Observation") == 3
+    # The unfinished batch (one batch holds 100 resources) is not stored; the
+    # next sync asks again from the same point.
+    assert not FhirRecord.objects.filter(patient=patient, resource_type="Observation").exists()
+    assert ("Condition", "cond-dm2-1") in stored_ids(patient)
+    assert not SyncState.objects.filter(
+        patient=patient, resource_type="Observation", high_water__isnull=False
+    ).exists()
+
+
+def test_a_resource_about_another_patient_is_dropped_and_the_rest_stored(
+    ehr, fhir_client_for, patient
+):
+    healthy = good_ehr(ehr)
+    ehr.app = lambda request: (
+        Reply(body=bundle([r.lab("mine"), r.lab("theirs", patient=r.OTHER_FHIR_ID)]))
+        if request.path.endswith("/Observation")
+        else healthy(request)
+    )
+
+    result = sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    assert result.ok
+    assert result.reports["Observation"].dropped == 1
+    assert ("Observation", "mine") in stored_ids(patient)
+    assert ("Observation", "theirs") not in stored_ids(patient)
+
+
+def test_it_refuses_to_sync_a_patient_not_linked_to_the_ehr(ehr, fhir_client_for, alice):
+    with pytest.raises(SyncUnavailable):
+        sync_patient(patient=alice.patient, client=fhir_client_for(ehr))
+    assert ehr.requests == []
