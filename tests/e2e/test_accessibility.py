@@ -7,6 +7,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from records.presenters import trend_key
+from tests.records import builders
+
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 RUN_AXE = """async (tags) => {
@@ -57,6 +60,35 @@ def security_page(portal, cast):
     assert portal.at("/accounts/security/"), portal.page.url
 
 
+def _record_page(path: str):
+    """A page of alice's record, with real records in it."""
+
+    def open_(portal, cast):
+        builders.seed(cast["alice"].patient)
+        portal.sign_in_fully(cast["alice"])
+        portal.goto(path)
+        assert portal.at(path), portal.page.url
+
+    open_.__name__ = "record_" + (path.strip("/").rsplit("/", 1)[-1] or "summary")
+    return open_
+
+
+HBA1C = trend_key({"system": "http://loinc.org", "code": "4548-4"})
+RECORD_PAGES = [
+    _record_page(f"/patient/records/{page}")
+    for page in [
+        "",
+        "labs/",
+        f"labs/{HBA1C}/",
+        "visits/",
+        "medications/",
+        "allergies/",
+        "immunizations/",
+        "problems/",
+    ]
+]
+RECORD_PAGES[2].__name__ = "record_lab_trend"
+
 PAGES = [
     sign_in_page,
     sign_in_page_with_an_error,
@@ -64,6 +96,7 @@ PAGES = [
     enrol_page,
     patient_home,
     security_page,
+    *RECORD_PAGES,
 ]
 
 
