@@ -6,6 +6,9 @@
     var/keks                          PHI key-encryption key, version 1 ("1:<base64>")
     var/blind_index_key               key of the PHI blind indexes (base64)
     var/keystore/                     per-patient key shares (0700; portal/crypto/keystore.py)
+    var/fhir/client_key.pem           the portal's SMART backend-services key (EC P-384)
+    var/fhir/client_jwks.json         its public half as a JWKS, kid = RFC 7638 thumbprint,
+                                      to register the portal with the demo EHR
 
 Safe to run every time: existing secrets are kept, and the certificate is renewed only
 when it is unreadable, does not match its key, or expires within 7 days. Secret files are
@@ -16,7 +19,9 @@ Production secrets never come from here.
 import argparse
 import base64
 import datetime as dt
+import hashlib
 import ipaddress
+import json
 import os
 import secrets
 from pathlib import Path
@@ -130,6 +135,48 @@ def ensure_tls(tls_dir: Path) -> None:
     print(f"Created a self-signed certificate for localhost in {tls_dir}")
 
 
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def public_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
+    """The public JWK of a P-384 key, its kid the RFC 7638 thumbprint."""
+    numbers = key.public_key().public_numbers()
+    members = {
+        "crv": "P-384",
+        "kty": "EC",
+        "x": _b64url(numbers.x.to_bytes(48, "big")),
+        "y": _b64url(numbers.y.to_bytes(48, "big")),
+    }
+    # RFC 7638: the required members only, sorted, no whitespace.
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
+    kid = _b64url(hashlib.sha256(canonical).digest())
+    return members | {"alg": "ES384", "use": "sig", "kid": kid}
+
+
+def ensure_smart_client_key(fhir_dir: Path) -> None:
+    """The key the portal signs its SMART client assertions with, kept across runs
+    (the EHR registers its public half), and that public half as a JWKS."""
+    key_path, jwks_path = fhir_dir / "client_key.pem", fhir_dir / "client_jwks.json"
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError):
+        key = None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp384r1":
+        key = ec.generate_private_key(ec.SECP384R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        write_private(key_path, pem)
+        print(f"Created {key_path}")
+    jwks = json.dumps({"keys": [public_jwk(key)]}, indent=2) + "\n"
+    if not jwks_path.exists() or jwks_path.read_text() != jwks:
+        jwks_path.write_text(jwks)
+        jwks_path.chmod(0o644)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -150,6 +197,9 @@ def main() -> None:
     ensure_phi_key(var / "blind_index_key")
     (var / "keystore").mkdir(exist_ok=True)
     (var / "keystore").chmod(0o700)
+    (var / "fhir").mkdir(exist_ok=True)
+    (var / "fhir").chmod(0o755)
+    ensure_smart_client_key(var / "fhir")
     # Tighten files left with looser modes by hand or by an older version of this script.
     for path in (
         var / "secret_key",
@@ -158,6 +208,7 @@ def main() -> None:
         var / "audit_signing_key",
         var / "keks",
         var / "blind_index_key",
+        var / "fhir" / "client_key.pem",
     ):
         path.chmod(0o600)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings a checkout to the point where Carebridge can run (and, with --dev, be tested):
 # system packages, .venv, the local PostgreSQL cluster (unless DATABASE_URL is set),
-# dev secrets under var/, and with --dev the npm packages the browser tests use.
+# dev secrets under var/, the demo EHR's venv (var/ehr/venv), and with --dev the npm
+# packages the browser tests use and the HL7 examples the FHIR tests load.
 #
 #   scripts/setup.sh [--dev]
 set -euo pipefail
@@ -37,6 +38,10 @@ fi
 
 .venv/bin/python scripts/dev-secrets.py
 
+# The demo EHR's own venv: `make run` starts it when FHIR_BASE_URL is unset, and the
+# tests run against the same server.
+if $dev || [[ -z ${FHIR_BASE_URL:-} ]]; then scripts/ehr.sh install; fi
+
 if $dev; then
     stamp=node_modules/.installed-package-lock.sha256
     hash=$(sha256sum package-lock.json | cut -d' ' -f1)
@@ -44,4 +49,6 @@ if $dev; then
         npm ci --include=dev --no-audit --no-fund
         echo "$hash" >"$stamp"
     fi
+    # HL7's R4 examples, which the FHIR tests load into that server.
+    scripts/hl7-examples.sh
 fi

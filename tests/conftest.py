@@ -21,6 +21,8 @@ from accounts.models import User
 from portal.access import Role
 from records.models import Patient
 
+pytest_plugins = ["tests.ehr_fixtures"]
+
 PASSWORD = "correct horse battery staple"
 # Hashing once keeps the suite fast while every login still runs Argon2.
 PASSWORD_HASH = make_password(PASSWORD)
