@@ -17,6 +17,7 @@ Modules (plain Python, no Django; they run in either virtualenv):
     config.py     the sekmet settings (the portal registered as a SMART client
                   with its public key, the scopes it may ask for) and portal.env
     demo_data.py  the demo patients' records, deterministic from a fixed date
+    chart.py      the small builder demo_data.py writes them with
     seed.py       a stdlib-only FHIR writer: waits for the server, loads
                   resources as transaction Bundles, seeds only what changed
 
@@ -24,7 +25,16 @@ The server accepts two credentials: SMART tokens for the portal (read scopes
 only), and a random static bearer token, new on every start and kept 0600 in
 var/ehr/loader_token, with which seed.py writes. Both only ever on 127.0.0.1.
 
-sekmet also serves an unauthenticated web console at /ui that lists and edits
-everything it holds; harmless for fictional data on loopback, and the reason
-this server must never hold real records or listen elsewhere.
+Where sekmet differs from a production EHR (tests/ehr shows each):
+
+- Paging is by offset over write order, not a snapshot: a resource written
+  while a search is being paged moves to the end, so one resource is skipped
+  and the written one comes twice. A sync must take its next `_lastUpdated`
+  from the first page's Bundle.meta.lastUpdated, not from what it saw.
+- Numbers are parsed as floats: 7.10 is stored and served as 7.1.
+- An unknown search parameter is ignored, with an OperationOutcome entry
+  (search.mode "outcome") in the Bundle, unless `Prefer: handling=strict`.
+- It serves an unauthenticated web console at /ui that lists and edits
+  everything it holds: harmless for fictional data on loopback, and the
+  reason this server must never hold real records or listen elsewhere.
 """

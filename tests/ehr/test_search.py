@@ -143,3 +143,37 @@ def test_seeding_rewrites_what_changed_and_deletes_what_went(ehr_server, fhir, d
         assert not list(fhir.search(gone["resourceType"], {"_id": gone["id"]}))
     finally:
         assert seed.seed(ehr_server.writer, demo)["written"] == 2
+
+
+def test_a_write_while_paging_skips_one_resource_and_repeats_another(ehr_server, fhir):
+    # sekmet pages by offset over write order; see ehr/__init__.py for what a sync must do.
+    batch = [observation(f"ehr-test-paging-{n}", "ehr-test-paging") for n in range(10)]
+    ehr_server.load(batch)
+    pages = fhir.search("Observation", {"patient": "ehr-test-paging", "_count": "5"})
+
+    seen = [next(pages)["id"] for _ in range(5)]
+    ehr_server.load([dict(batch[0], status="amended")])
+    seen += ids(pages)
+
+    assert len(seen) == 10
+    assert seen.count("ehr-test-paging-0") == 2
+    assert "ehr-test-paging-5" not in seen
+
+
+def test_a_search_bundle_says_when_it_was_made(ehr_server):
+    (stored,) = ehr_server.load([observation("ehr-test-made", "ehr-test-made")])
+    url = f"{ehr_server.base_url}/Observation?patient=ehr-test-made"
+
+    status, bundle = ehr_server.writer.request("GET", url)
+
+    assert status == 200
+    assert bundle["meta"]["lastUpdated"] >= stored["meta"]["lastUpdated"]
+
+
+def test_it_ignores_an_unknown_parameter_and_says_so_in_an_outcome_entry(fhir, demo):
+    found = list(fhir.search("Observation", {"patient": demo_data.ALICE, "no-such": "1"}))
+
+    # On the first page only: the next links leave the ignored parameter out.
+    outcomes = [r for r in found if r["resourceType"] == "OperationOutcome"]
+    assert len(outcomes) == 1
+    assert len(found) - 1 == len(list(fhir.search("Observation", {"patient": demo_data.ALICE})))
