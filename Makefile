@@ -27,7 +27,7 @@ help:
 run:
 	scripts/run.sh
 
-## make stop: stop what make run started (gunicorn and the PostgreSQL under var/)
+## make stop: stop what make run started (gunicorn, the sync worker, the demo EHR, PostgreSQL)
 stop:
 	scripts/stop.sh
 
@@ -38,8 +38,10 @@ test:
 	$(PY) manage.py makemigrations --check --dry-run
 	@# Pages are tested with the production static storage (hashed names from a manifest).
 	$(PY) manage.py collectstatic --noinput -v 0
-	@# EMAIL_HOST only satisfies the configuration check; nothing is sent.
+	@# EMAIL_HOST and FHIR_BASE_URL only satisfy the configuration check; nothing is contacted.
 	PORTAL_ENV=production ALLOWED_HOSTS=localhost EMAIL_HOST=smtp.example.org \
+		FHIR_BASE_URL=https://ehr.example.org/fhir FHIR_CLIENT_ID=carebridge FHIR_KEY_ID=check \
+		FHIR_PRIVATE_KEY_FILE=$(CURDIR)/var/fhir/client_key.pem \
 		PORTAL_KEKS_FILE=$(CURDIR)/var/keks PORTAL_BLIND_INDEX_KEY_FILE=$(CURDIR)/var/blind_index_key \
 		PORTAL_KEY_STORE_DIR=$(CURDIR)/var/keystore \
 		PORTAL_AUDIT_SIGNING_KEY_FILE=$(CURDIR)/var/audit_signing_key \

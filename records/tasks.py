@@ -6,6 +6,7 @@ in PostgreSQL, deferred in the same transaction as the request that wanted them.
 
 import logging
 
+from django.db import connection
 from procrastinate.contrib.django import app
 
 from records.models import Patient
@@ -18,6 +19,15 @@ logger = logging.getLogger(__name__)
 # workers; `queueing_lock` (set by request_sync) keeps one waiting at most.
 @app.task(name="records.sync_patient", queue="sync", pass_context=False)
 def sync_patient_job(patient_id: str) -> None:
+    try:
+        _sync(patient_id)
+    finally:
+        # The worker runs sync jobs in threads of its own; a connection left open
+        # in one would outlive the job (Django closes them only per request).
+        connection.close()
+
+
+def _sync(patient_id: str) -> None:
     patient = Patient.objects.filter(pk=patient_id).first()
     if patient is None:
         return

@@ -44,9 +44,31 @@ echo "$$ $PORT" >var/run/run.info
 # 9>&-: the PostgreSQL server started by setup must not inherit (and keep) the lock.
 scripts/setup.sh 9>&-
 
+# No EHR given: the demo EHR (sekmet-fhir on loopback, seeded with the demo patients'
+# records) stands in, and its connection settings come from the file it writes.
+if [[ -z ${FHIR_BASE_URL:-} ]]; then
+    scripts/ehr.sh start 9>&-
+    EHR_STARTED=1
+    set -a
+    # shellcheck source=/dev/null
+    . var/ehr/portal.env
+    set +a
+fi
+
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput -v 0
 .venv/bin/python manage.py load_demo --accounts-file var/demo_accounts.json
+
+# The background worker (EHR syncs) runs beside gunicorn and ends with it: the
+# watcher below waits on this script's pid, which gunicorn keeps after exec.
+.venv/bin/python manage.py procrastinate worker --queues sync --concurrency 2 \
+    >>var/log/worker.log 2>&1 9>&- &
+echo $! >var/run/worker.pid
+(
+    while kill -0 $$ 2>/dev/null; do sleep 2; done
+    scripts/stop-worker.sh
+    [[ -n ${EHR_STARTED:-} ]] && scripts/ehr.sh stop
+) >/dev/null 2>&1 9>&- &
 
 echo "Serving Carebridge at https://localhost:$PORT (self-signed certificate; Ctrl-C or make stop to end)"
 exec .venv/bin/gunicorn portal.wsgi:application -c gunicorn.conf.py \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make stop`: stop the gunicorn that `make run` started, then the PostgreSQL cluster
-# under var/. Does nothing (and succeeds) for what is already stopped.
+# `make stop`: stop the gunicorn that `make run` started, the sync worker, the demo EHR,
+# then the PostgreSQL cluster under var/. Does nothing (and succeeds) for what is already stopped.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,4 +23,6 @@ else
 fi
 rm -f "$PIDFILE"
 
+scripts/stop-worker.sh
+scripts/ehr.sh stop
 scripts/pg-local.sh stop

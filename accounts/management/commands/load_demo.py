@@ -3,11 +3,17 @@
 Idempotent: the credentials live in the accounts file (var/demo_accounts.json);
 a second run reuses them, so the printed passwords and authenticator secrets
 stay valid.
+
+The demo patients are linked to their records on the demo EHR (ehr/demo_data.py
+seeds it with the same ids), with demographics taken from those Patient
+resources, and put on one care team with Dr Chen and Nurse Park, so that
+signing in shows real-looking records without any manual step.
 """
 
 import base64
 import json
 import secrets
+from datetime import date
 from pathlib import Path
 
 from django.conf import settings
@@ -17,8 +23,15 @@ from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
-from accounts.models import User
+from accounts.models import CareTeam, User
+from ehr import demo_data
 from portal.access import EMAIL_OTP_ROLES, Role
+from portal.crypto.scope import key_scope
+from portal.models import PatientDemographics
+
+# Demo patient → their id on the demo EHR.
+DEMO_EHR_IDS = {"alice": demo_data.ALICE, "mallory": demo_data.MALLORY}
+DEMO_CARE_TEAM = ("Primary care (demo)", ["carol", "nina"], ["alice", "mallory"])
 
 DEMO_USERS = [
     ("alice", Role.PATIENT, ""),
@@ -63,9 +76,10 @@ class Command(BaseCommand):
             known.get(username) or _new_credentials(username, role)
             for username, role, _ in DEMO_USERS
         ]
-        with transaction.atomic():
+        with transaction.atomic(), key_scope():
             for (username, role, display_name), creds in zip(DEMO_USERS, accounts, strict=True):
                 self._ensure_user(username, role, display_name, creds)
+            self._link_demo_patients()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(json.dumps(accounts, indent=2) + "\n")
@@ -94,3 +108,29 @@ class Command(BaseCommand):
             EmailDevice.objects.get_or_create(
                 user=user, defaults={"name": "E-mail", "confirmed": True}
             )
+
+    def _link_demo_patients(self) -> None:
+        ehr_patients = {r["id"]: r for r in demo_data.resources() if r["resourceType"] == "Patient"}
+        for username, fhir_id in DEMO_EHR_IDS.items():
+            patient = User.objects.get(username=username).patient
+            patient.fhir_id = fhir_id
+            patient.save(update_fields=["fhir_id"])
+            resource = ehr_patients[fhir_id]
+            name = resource["name"][0]
+            mrn = next(
+                i["value"] for i in resource["identifier"] if i["type"]["coding"][0]["code"] == "MR"
+            )
+            PatientDemographics.objects.update_or_create(
+                patient=patient,
+                defaults={
+                    "given_name": " ".join(name["given"]),
+                    "family_name": name["family"],
+                    "birth_date": date.fromisoformat(resource["birthDate"]),
+                    "mrn": mrn,
+                    "contact": {t["system"]: t["value"] for t in resource.get("telecom", [])},
+                },
+            )
+        name, members, patients = DEMO_CARE_TEAM
+        team, _ = CareTeam.objects.get_or_create(name=name)
+        team.members.add(*User.objects.filter(username__in=members))
+        team.patients.add(*(User.objects.get(username=u).patient for u in patients))

@@ -1,0 +1,65 @@
+"""The demo data of `make run`: accounts, links to the demo EHR, a care team."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import CareTeam, User
+from ehr import demo_data
+from portal.access import clinical_patients
+from portal.crypto.scope import key_scope
+from portal.models import PatientDemographics
+
+pytestmark = pytest.mark.django_db
+
+
+def load(tmp_path):
+    call_command("load_demo", accounts_file=str(tmp_path / "accounts.json"), stdout=io.StringIO())
+
+
+def test_it_links_the_demo_patients_to_their_ehr_records(tmp_path):
+    load(tmp_path)
+
+    alice = User.objects.get(username="alice")
+    assert alice.patient.fhir_id == demo_data.ALICE
+    ehr_alice = next(r for r in demo_data.resources() if r["id"] == demo_data.ALICE)
+    with key_scope():
+        demographics = PatientDemographics.objects.get(patient=alice.patient)
+        assert demographics.family_name == ehr_alice["name"][0]["family"]
+        assert demographics.birth_date.isoformat() == ehr_alice["birthDate"]
+    assert User.objects.get(username="mallory").patient.fhir_id == demo_data.MALLORY
+
+
+def test_it_puts_the_demo_patients_on_a_care_team_of_a_physician_and_a_nurse(tmp_path):
+    load(tmp_path)
+
+    carol = User.objects.get(username="carol")
+    dave = User.objects.get(username="dave")
+    assert set(clinical_patients(carol).filter(care_teams__members=carol)) == {
+        User.objects.get(username="alice").patient,
+        User.objects.get(username="mallory").patient,
+    }
+    assert not CareTeam.objects.filter(members=dave).exists()  # for break-glass demos
+
+
+def test_a_second_run_keeps_credentials_links_and_teams(tmp_path):
+    load(tmp_path)
+    first = json.loads((tmp_path / "accounts.json").read_text())
+    patient = User.objects.get(username="alice").patient
+
+    load(tmp_path)
+
+    assert json.loads((tmp_path / "accounts.json").read_text()) == first
+    assert User.objects.get(username="alice").patient == patient
+    assert CareTeam.objects.count() == 1
+    assert PatientDemographics.objects.count() == 2
+
+
+def test_it_refuses_to_run_in_production(settings, tmp_path):
+    settings.PRODUCTION = True
+
+    with pytest.raises(CommandError, match="production"):
+        load(tmp_path)
+    assert not User.objects.exists()
