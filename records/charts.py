@@ -13,7 +13,7 @@ from records.presenters import LabResult, timestamp
 
 WIDTH = 640
 HEIGHT = 300
-LEFT, RIGHT, TOP, BOTTOM = 64, 24, 16, 48
+LEFT, RIGHT, TOP, BOTTOM = 64, 24, 32, 48
 PLOT_W = WIDTH - LEFT - RIGHT
 PLOT_H = HEIGHT - TOP - BOTTOM
 TICKS = 5

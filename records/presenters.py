@@ -130,12 +130,14 @@ def quantity(q: Any) -> str:
 
 
 def parse_when(value: str) -> datetime | date | None:
+    """A FHIR date (kept a date: no made-up midnight) or dateTime; None for partial dates."""
     try:
+        if len(value) <= len("2026-01-01"):
+            return parse_date(value)
         parsed = parse_datetime(value)
-        if parsed is None:
-            parsed_date = parse_date(value)
-            return parsed_date
     except ValueError:
+        return None
+    if parsed is None:
         return None
     if timezone.is_naive(parsed):
         return parsed

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from audit.actions import Action, Outcome, Severity
 from audit.services import record
 from portal.access import CLINICAL_ROLES, Role, access_patient, roles, via_break_glass
-from records import pdf, selectors, services
+from records import pdf, selectors, services, sync
 from records.bundle import bundle_chunks
 from records.forms import MrnLookupForm, ShredConfirmIdForm, ShredConfirmWordForm
 from records.models import Patient
@@ -211,12 +211,17 @@ def _problems(request: HttpRequest, subject: Subject) -> HttpResponse:
 
 def _refresh(request: HttpRequest, subject: Subject) -> HttpResponse:
     """Queue a sync now (rate-limited by records.sync), then go back to the page."""
-    from records.sync import request_sync  # the sync module lands separately
-
-    if request_sync(patient=subject.patient, actor=request.user, reason="refresh"):
-        messages.success(request, "Refresh requested")
+    try:
+        queued = sync.request_sync(
+            patient=subject.patient, actor=request.user, reason=sync.SyncReason.REFRESH
+        )
+    except sync.SyncUnavailable:
+        messages.warning(request, "These records are not connected to the clinic's system yet")
     else:
-        messages.warning(request, "You refreshed a moment ago; try again in a few minutes")
+        if queued:
+            messages.success(request, "Refresh requested")
+        else:
+            messages.warning(request, "You refreshed a moment ago; try again in a few minutes")
     back = request.POST.get("next", "")
     if not (back in subject.nav.values() or back.startswith(subject.nav["labs"])):
         back = subject.nav["summary"]

@@ -347,24 +347,17 @@ def test_it_shows_the_marker_for_one_tampered_row_and_the_rest(as_alice, record)
 @pytest.fixture
 def sync_requests(monkeypatch):
     """records.sync.request_sync stand-in: records calls, answers as told."""
-    import sys
-    import types
-
     calls: list[dict] = []
     answer = {"value": True}
 
     def request_sync(**kwargs):
         calls.append(kwargs)
+        if isinstance(answer["value"], Exception):
+            raise answer["value"]
         return answer["value"]
 
-    try:
-        import records.sync as module
-    except ImportError:  # the sync module lands separately
-        module = types.ModuleType("records.sync")
-        monkeypatch.setitem(sys.modules, "records.sync", module)
-    monkeypatch.setattr(module, "request_sync", request_sync, raising=False)
-    calls_answer = calls, answer
-    return calls_answer
+    monkeypatch.setattr("records.sync.request_sync", request_sync)
+    return calls, answer
 
 
 def test_it_queues_a_refresh_and_returns_to_the_page(as_alice, record, alice, sync_requests):
@@ -391,6 +384,17 @@ def test_it_says_when_a_refresh_is_rate_limited(as_alice, sync_requests):
 def test_it_never_redirects_a_refresh_elsewhere(as_alice, sync_requests, target):
     response = as_alice.post("/patient/records/refresh/", {"next": target})
     assert response.url == "/patient/records/"
+
+
+def test_it_says_when_there_is_no_ehr_to_refresh_from(as_alice, sync_requests):
+    from records.sync import SyncUnavailable
+
+    _, answer = sync_requests
+    answer["value"] = SyncUnavailable("no EHR configured")
+    response = as_alice.post("/patient/records/refresh/", follow=True)
+
+    assert response.status_code == 200
+    assert "not connected to the clinic" in text_of(response)
 
 
 def test_it_refuses_a_refresh_by_get(as_alice, sync_requests):
@@ -432,3 +436,30 @@ def test_it_answers_404_before_405_for_someone_elses_refresh(client, ward, mallo
     sign_in_fully(client, carol)
     assert client.get(f"/staff/patients/{mallory.patient_id}/refresh/").status_code == 404
     assert client.get(f"/staff/patients/{carol.pk}/refresh/").status_code == 404
+
+
+def test_it_shows_dates_as_sent_without_inventing_a_time(as_alice):
+    problems = text_of(as_alice.get("/patient/records/problems/"))
+
+    assert "3 Apr 2019" in problems
+    assert "3 Apr 2019, 00:00" not in problems
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(Decimal("7.10"), "7.10"), (Decimal("1E+2"), "1E+2"), (12, "12"), (0.5, "0.5"), (True, "Yes")],
+)
+def test_it_renders_numbers_exactly_as_stored(value, shown):
+    from records.presenters import text
+
+    assert text(value) == shown
+
+
+def test_it_refreshes_through_the_real_sync_module_without_an_ehr(as_alice, settings):
+    settings.FHIR_BASE_URL = ""
+    response = as_alice.post(
+        "/patient/records/refresh/", {"next": "/patient/records/"}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "not connected to the clinic" in text_of(response)
