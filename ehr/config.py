@@ -99,7 +99,8 @@ def portal_env(*, port: int, ca_bundle: Path, key_file: Path, jwks: dict[str, An
         "FHIR_CLIENT_ID": PORTAL_CLIENT_ID,
         "FHIR_PRIVATE_KEY_FILE": str(key_file.resolve()),
         "FHIR_KEY_ID": key_id(jwks),
-        "FHIR_SCOPE": PORTAL_SCOPE,
+        # No FHIR_SCOPE: the portal asks for its own narrowest default (settings.py),
+        # a subset of what the demo EHR registers it for.
     }
     lines = [f"{name}={shlex.quote(value)}" for name, value in values.items()]
     return (

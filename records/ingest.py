@@ -19,8 +19,10 @@ patient and type never interleave (and never race on the unique constraint).
 Memory and transactions: the iterator is consumed in batches of
 ``batch_size`` (a FHIR page's worth); each batch is written in one
 transaction with its quarantine events, so memory is bounded by the batch, not
-by the patient. The sync event (counts only) and the sync state follow in a
-last transaction once the iterator is exhausted; if the iterator raises
+by the patient (apart from the set of ids seen, a few dozen bytes per resource,
+which detects a resource served twice: see ``IngestReport.repeated``). The sync
+event (counts only) and the sync state follow in a last transaction once the
+iterator is exhausted; if the iterator raises
 (network, breaker), the batches stored so far stay, a failed sync event is
 recorded, ``high_water`` does not move, and the error propagates.
 """
@@ -29,7 +31,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -77,6 +79,11 @@ class IngestReport:
     quarantined: int = 0
     dropped: int = 0  # about another patient
     high_water: datetime | None = None
+    # A resource that came twice in one sync: the server's result set changed
+    # while it was paged (offset paging shifts: something else may have been
+    # skipped), so the high-water mark must not move past this sync.
+    repeated: int = 0
+    seen: set[str] = field(default_factory=set, repr=False)
 
     def summary(self) -> str:
         """Counts for the audit event's object id (no PHI, fits 64 characters)."""
@@ -129,8 +136,10 @@ def ingest(
         with transaction.atomic():
             state = _sync_state_lock(patient, resource_type)
             state.last_synced_at = timezone.now()
-            if report.high_water and (
-                state.high_water is None or report.high_water > state.high_water
+            if (
+                report.high_water
+                and not report.repeated
+                and (state.high_water is None or report.high_water > state.high_water)
             ):
                 state.high_water = report.high_water
             state.save()
@@ -211,6 +220,9 @@ def _screen(
     last_updated = _parse_instant(meta.get("lastUpdated"))
     if last_updated and (report.high_water is None or last_updated > report.high_water):
         report.high_water = last_updated
+    if fhir_id in report.seen:
+        report.repeated += 1
+    report.seen.add(fhir_id)
     return fhir_id, resource, str(version_id)[:64], last_updated
 
 

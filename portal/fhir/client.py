@@ -230,11 +230,21 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _entry_resources(bundle: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The matches of one search page.
+
+    Entries with ``search.mode = outcome`` are the server's remarks about the
+    search (an OperationOutcome, e.g. "parameter ignored"), not results.
+    """
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise FhirError("bad_bundle")
     for entry in entries:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            continue
+        search = entry.get("search")
+        if isinstance(search, dict) and search.get("mode") == "outcome":
+            continue
+        resource = entry.get("resource")
         if isinstance(resource, dict):
             yield resource
 

@@ -337,6 +337,25 @@ def test_it_sorts_rows_by_clinical_date(patient):
     assert [row.fhir_id for row in rows] == ["early", "late"]
 
 
+def test_a_resource_served_twice_holds_the_high_water_mark(patient):
+    """Offset paging over a changing result set repeats one resource and skips another:
+    the next sync must ask again from the old mark, or the skipped one is lost."""
+    run(patient, "Observation", [r.lab("a", updated="2026-10-02T09:30:00+00:00")])
+    changed = r.lab("a", version="2", updated="2026-10-05T09:30:00+00:00")
+
+    report = run(
+        patient,
+        "Observation",
+        [r.lab("a"), r.lab("b", updated="2026-10-04T09:30:00+00:00"), changed],
+        batch_size=1,
+    )
+
+    assert report.repeated == 1
+    assert stored(patient, "Observation", "a").version_id == "2"
+    mark = SyncState.objects.get(patient=patient, resource_type="Observation").high_water
+    assert mark == datetime(2026, 10, 2, 9, 30, tzinfo=UTC)
+
+
 def test_it_keeps_the_newest_when_one_page_repeats_a_resource(patient):
     second = r.lab(version="2", updated="2026-10-03T09:30:00+00:00", value=Decimal("6.9"))
 

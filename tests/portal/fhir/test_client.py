@@ -171,6 +171,22 @@ def test_it_raises_on_a_wrong_resource_type(ehr, fhir_client_for):
         list(fhir_client_for(ehr).search("Observation", {}))
 
 
+def test_it_skips_the_servers_remarks_about_the_search(ehr, fhir_client_for):
+    page = bundle([observation(1)])
+    page["entry"].insert(
+        0,
+        {
+            "resource": {"resourceType": "OperationOutcome", "issue": []},
+            "search": {"mode": "outcome"},
+        },
+    )
+    ehr.app = lambda request: Reply(body=page)
+
+    found = list(fhir_client_for(ehr).search("Observation", {"unknown-param": "x"}))
+
+    assert [resource["id"] for resource in found] == ["obs-1"]
+
+
 def test_it_refuses_a_declared_oversized_response(ehr, fhir_client_for):
     ehr.app = lambda request: Reply(body=b" " * (70 * 1024))
 
