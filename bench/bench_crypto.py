@@ -18,14 +18,10 @@ the same associated data and ready-made key objects, in the same run.
 """
 
 import json
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from base64 import b64encode
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -34,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.scratch import admin, dev_url, with_db  # noqa: E402
+from bench.scratch import run_in_scratch  # noqa: E402
 
 BENCH_DB = "carebridge_bench_crypto"
 ROWS = 50
@@ -43,20 +39,6 @@ LIST_FIELDS = ("given_name", "family_name", "birth_date", "mrn")
 REPEAT = 300
 TARGET_MS = 5.0
 TARGET_RATIO = 3.0
-
-
-def _django(url: str, key_store: str) -> None:
-    """Scratch database, fresh keys, temporary key store; then Django."""
-    os.environ.setdefault("PORTAL_ENV", "development")
-    os.environ.setdefault("PORTAL_VAR_DIR", str(ROOT / "var"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ["DATABASE_URL"] = with_db(url, BENCH_DB)
-    os.environ["PORTAL_KEKS"] = f"1:{b64encode(os.urandom(32)).decode()}"
-    os.environ["PORTAL_BLIND_INDEX_KEY"] = b64encode(os.urandom(32)).decode()
-    os.environ["PORTAL_KEY_STORE_DIR"] = key_store
-    import django
-
-    django.setup()
 
 
 def _chart_model() -> Any:
@@ -240,22 +222,7 @@ def bench_staff_list() -> list[dict]:
 
 
 def run() -> list[dict]:
-    url = dev_url()
-    key_store = tempfile.mkdtemp(prefix="carebridge-bench-keys-")
-    admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-    admin(url, f"CREATE DATABASE {BENCH_DB}")
-    try:
-        _django(url, key_store)
-        from django.core.management import call_command
-        from django.db import connections
-
-        call_command("migrate", verbosity=0)
-        results = bench_chart_page() + bench_staff_list()
-        connections.close_all()
-    finally:
-        admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        shutil.rmtree(key_store, ignore_errors=True)
-    return results
+    return run_in_scratch(BENCH_DB, lambda: bench_chart_page() + bench_staff_list())
 
 
 if __name__ == "__main__":

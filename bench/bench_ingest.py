@@ -2,27 +2,23 @@
 
     .venv/bin/python bench/bench_ingest.py         # prints one JSON object per figure
 
-Same set-up as bench_crypto.py (database ``carebridge_bench_ingest`` next to
+On a scratch database (bench/scratch.py: ``carebridge_bench_ingest`` next to
 the dev database, fresh keys, temporary key store, dropped at the end). One
-patient's 2,000 lab Observations, pre-fetched, are ingested in pages of 100
-(one ``ingest()`` call per page, as the sync will do per search page). The
+patient's 2,000 lab Observations, pre-fetched, go through one ``ingest()``
+call in batches of 100, as ``records.sync`` hands it one search's pages. The
 baseline is the parse-only rate of fhir.resources (R4B ``model_validate``) on
 the same resources in the same run.
 """
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-import bench_crypto  # noqa: E402  (its Django and key set-up)
-
-from bench.scratch import admin, dev_url  # noqa: E402
+from bench.scratch import run_in_scratch  # noqa: E402
 
 BENCH_DB = "carebridge_bench_ingest"
 RESOURCES = 2000
@@ -60,15 +56,15 @@ def bench() -> list[dict]:
     parse_rate = RESOURCES / (time.perf_counter() - start)
 
     start = time.perf_counter()
-    for page in range(0, RESOURCES, PAGE):
-        report = ingest(
-            patient=patient,
-            resource_type="Observation",
-            resources=iter(resources[page : page + PAGE]),
-            requested_patient_fhir_id=patient.fhir_id,
-        )
-        if report.stored != PAGE:
-            raise RuntimeError(report)
+    report = ingest(
+        patient=patient,
+        resource_type="Observation",
+        resources=iter(resources),
+        requested_patient_fhir_id=patient.fhir_id,
+        batch_size=PAGE,
+    )
+    if report.stored != RESOURCES:
+        raise RuntimeError(report)
     ingest_rate = RESOURCES / (time.perf_counter() - start)
 
     parse = round(parse_rate)
@@ -98,25 +94,7 @@ def bench() -> list[dict]:
 
 
 def run() -> list[dict]:
-    import shutil
-
-    url = dev_url()
-    key_store = tempfile.mkdtemp(prefix="carebridge-bench-keys-")
-    admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-    admin(url, f"CREATE DATABASE {BENCH_DB}")
-    bench_crypto.BENCH_DB = BENCH_DB  # _django() points Django at this database
-    try:
-        bench_crypto._django(url, key_store)
-        from django.core.management import call_command
-        from django.db import connections
-
-        call_command("migrate", verbosity=0)
-        results = bench()
-        connections.close_all()
-    finally:
-        admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        shutil.rmtree(key_store, ignore_errors=True)
-    return results
+    return run_in_scratch(BENCH_DB, bench)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-import bench_crypto  # noqa: E402  (its Django and key set-up)
-
-from bench.scratch import admin, dev_url  # noqa: E402
+from bench.scratch import run_in_scratch  # noqa: E402
 
 BENCH_DB = "carebridge_bench_sync"
 PATIENT = "bench-sync-patient"
@@ -93,7 +90,15 @@ class _Timed:
         client._attempt = timed
 
 
-def bench(folder: Path) -> list[dict]:
+def bench() -> list[dict]:
+    folder = Path(tempfile.mkdtemp(prefix="carebridge-bench-ehr-"))
+    try:
+        return _bench(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _bench(folder: Path) -> list[dict]:
     # A throwaway client key for a throwaway server, as the tests make one.
     from cryptography.hazmat.primitives.asymmetric import ec  # noqa: TID251
 
@@ -192,25 +197,7 @@ def bench(folder: Path) -> list[dict]:
 
 
 def run() -> list[dict]:
-    url = dev_url()
-    key_store = tempfile.mkdtemp(prefix="carebridge-bench-keys-")
-    folder = Path(tempfile.mkdtemp(prefix="carebridge-bench-ehr-"))
-    admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB}")
-    admin(url, f"CREATE DATABASE {BENCH_DB}")
-    bench_crypto.BENCH_DB = BENCH_DB  # _django() points Django at this database
-    try:
-        bench_crypto._django(url, key_store)
-        from django.core.management import call_command
-        from django.db import connections
-
-        call_command("migrate", verbosity=0)
-        results = bench(folder)
-        connections.close_all()
-    finally:
-        admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        shutil.rmtree(key_store, ignore_errors=True)
-        shutil.rmtree(folder, ignore_errors=True)
-    return results
+    return run_in_scratch(BENCH_DB, bench)
 
 
 if __name__ == "__main__":
