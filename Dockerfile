@@ -1,7 +1,9 @@
 # Production image: gunicorn serving HTTPS on 8443 as a non-root user.
 # Give it PORTAL_ENV=production settings at run time: DATABASE_URL (or DATABASE_URL_FILE),
 # DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE), ALLOWED_HOSTS, and mount the TLS
-# certificate and key where PORTAL_TLS_CERT and PORTAL_TLS_KEY point.
+# certificate and key where PORTAL_TLS_CERT and PORTAL_TLS_KEY point. Run a second
+# container from the same image as the background worker (EHR syncs), with the same
+# settings and FHIR_*: `python manage.py procrastinate worker --queues sync`.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,6 +13,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORTAL_VAR_DIR=/app/var
 
 RUN useradd --system --user-group --uid 10001 --home-dir /app --shell /usr/sbin/nologin carebridge
+
+# DejaVu Sans: the PDF download draws names and notes in most scripts with it.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 COPY requirements.txt ./

@@ -222,6 +222,11 @@ FHIR_SYNC_STALE_AFTER = envint("FHIR_SYNC_STALE_AFTER", 15 * 60)
 # A patient's "Refresh" queues at most one sync per this many seconds.
 FHIR_REFRESH_INTERVAL = envint("FHIR_REFRESH_INTERVAL", 5 * 60)
 
+# --- Record downloads ---------------------------------------------------------------
+# DejaVu Sans (Debian: fonts-dejavu-core) draws names and notes in most scripts in the
+# PDF; without it the PDF falls back to a core font in Windows-1252 (records/pdf.py).
+PORTAL_PDF_FONT_DIR = env("PORTAL_PDF_FONT_DIR", "/usr/share/fonts/truetype/dejavu")
+
 # --- Background jobs (procrastinate, in PostgreSQL) -----------------------------
 PROCRASTINATE_IMPORT_PATHS = ["records.tasks"]
 
@@ -351,6 +356,8 @@ LOGGING = {
         # httpx logs every request URL at INFO; FHIR queries name the patient.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # fontTools logs the glyphs of each PDF it subsets: which letters a name has.
+        "fontTools": {"level": "WARNING"},
     },
 }
 

@@ -1,17 +1,22 @@
 """The patient's record as a readable PDF (fpdf2), built in memory, never written to disk.
 
-Fonts: fpdf2 ships no Unicode font and the production image has none, so the
-document uses the core Helvetica in Windows-1252. ``printable()`` maps every
-text to that encoding first: accents decompose to their base letter when the
-code page lacks them, and anything else (CJK, emoji) becomes "?", so no
-value can crash the download.
+Fonts: names and notes come in every script, so the document embeds DejaVu
+Sans (Debian's fonts-dejavu-core, which scripts/system-deps.sh and the Docker
+image install; ``PORTAL_PDF_FONT_DIR`` points elsewhere) and draws every
+character that font has: Latin, Greek, Cyrillic, Hebrew, Arabic... Where the
+font is missing, it falls back to the core Helvetica in Windows-1252. Either
+way each text is mapped to what the font can draw first (``RecordPdf.drawable``):
+a character it lacks decomposes to its base letter when that exists, else
+becomes "?" (CJK with DejaVu), so no value can crash the download or vanish.
 """
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
 from fpdf import FPDF
@@ -20,29 +25,61 @@ from fpdf.fonts import FontFace
 from records.presenters import Item, LabResult, Visit, quantity, text, when
 
 ENCODING = "windows-1252"
-FONT = "Helvetica"
+CORE_FONT = "Helvetica"
+UNICODE_FONT = "DejaVu"
+UNICODE_FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 UNREADABLE = "[unreadable]"
 
 
-def printable(value: Any) -> str:
-    """Text the core font can draw: Windows-1252 as is, other characters simplified or '?'."""
+class _CodePage:
+    """The characters of Windows-1252 (what the core fonts draw), as a container."""
+
+    def __contains__(self, codepoint: object) -> bool:
+        try:
+            chr(codepoint).encode(ENCODING)  # type: ignore[arg-type]
+        except (UnicodeEncodeError, TypeError, ValueError):
+            return False
+        return True
+
+
+def drawable(value: Any, glyphs: Container[int] = _CodePage()) -> str:
+    """``value`` as text whose every character is in ``glyphs`` (code points).
+
+    A missing character becomes its decomposed base letters that are there
+    (ř → r), else "?". Line breaks and tabs pass.
+    """
     out = []
     for char in str(value):
-        try:
-            char.encode(ENCODING)
+        if char in "\n\t" or ord(char) in glyphs:
             out.append(char)
             continue
-        except UnicodeEncodeError:
-            pass
-        base = unicodedata.normalize("NFKD", char).encode(ENCODING, "ignore").decode(ENCODING)
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if ord(c) in glyphs)
         out.append(base or "?")
     return "".join(out)
 
 
+def font_files(folder: str | Path | None) -> dict[str, Path] | None:
+    """The Unicode font's files by style, if all are in ``folder``."""
+    if not folder:
+        return None
+    files = {style: Path(folder) / name for style, name in UNICODE_FONT_FILES.items()}
+    return files if all(path.is_file() for path in files.values()) else None
+
+
 class RecordPdf(FPDF):
-    def __init__(self) -> None:
+    def __init__(self, font_dir: str | Path | None = None) -> None:
         super().__init__(format="A4")
-        self.core_fonts_encoding = ENCODING
+        files = font_files(settings.PORTAL_PDF_FONT_DIR if font_dir is None else font_dir)
+        if files:
+            for style, path in files.items():
+                self.add_font(UNICODE_FONT, style, str(path))
+            self.font = UNICODE_FONT
+            self.set_font(UNICODE_FONT)
+            self.glyphs: Container[int] = frozenset(self.current_font.cmap)
+        else:
+            self.core_fonts_encoding = ENCODING
+            self.font = CORE_FONT
+            self.glyphs = _CodePage()
         self.set_title("Health record")
         self.set_creator("Carebridge")
         self.set_auto_page_break(auto=True, margin=15)
@@ -50,47 +87,52 @@ class RecordPdf(FPDF):
 
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font(FONT, size=8)
+        self.set_font(self.font, size=8)
         self.cell(0, 6, f"Carebridge health record - page {self.page_no()} of {{nb}}", align="C")
+
+    def drawable(self, value: Any) -> str:
+        return drawable(value, self.glyphs)
 
     def heading(self, title: str) -> None:
         if self.get_y() > self.h - 40:
             self.add_page()
         self.ln(4)
-        self.set_font(FONT, style="B", size=13)
-        self.cell(0, 8, printable(title), new_x="LMARGIN", new_y="NEXT")
-        self.set_font(FONT, size=9)
+        self.set_font(self.font, style="B", size=13)
+        self.cell(0, 8, self.drawable(title), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(self.font, size=9)
 
     def para(self, value: str, *, bold: bool = False) -> None:
-        self.set_font(FONT, style="B" if bold else "", size=9)
-        self.multi_cell(0, 5, printable(value), new_x="LMARGIN", new_y="NEXT")
-        self.set_font(FONT, size=9)
+        self.set_font(self.font, style="B" if bold else "", size=9)
+        self.multi_cell(0, 5, self.drawable(value), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(self.font, size=9)
 
     def rows(self, headings: list[str], rows: list[list[str]], widths: tuple[int, ...]) -> None:
         if not rows:
             self.para("None recorded.")
             return
-        self.set_font(FONT, size=8)
+        self.set_font(self.font, size=8)
         with self.table(
             col_widths=widths,
             text_align="LEFT",
             line_height=4.5,
             headings_style=FontFace(emphasis="BOLD"),
         ) as table:
-            table.row([printable(h) for h in headings])
+            table.row([self.drawable(h) for h in headings])
             for values in rows:
-                table.row([printable(v) for v in values])
-        self.set_font(FONT, size=9)
+                table.row([self.drawable(v) for v in values])
+        self.set_font(self.font, size=9)
 
 
-def record_pdf(record: dict[str, Any], *, compress: bool = True) -> bytes:
+def record_pdf(
+    record: dict[str, Any], *, compress: bool = True, font_dir: str | Path | None = None
+) -> bytes:
     """The document for ``selectors.full_record()``'s dict."""
-    pdf = RecordPdf()
+    pdf = RecordPdf(font_dir)
     pdf.set_compression(compress)
     pdf.add_page()
-    pdf.set_font(FONT, style="B", size=18)
+    pdf.set_font(pdf.font, style="B", size=18)
     pdf.cell(0, 10, "Health record", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(FONT, size=9)
+    pdf.set_font(pdf.font, size=9)
     demographics = record.get("demographics")
     if demographics is not None:
         pdf.para(f"Name: {demographics.given_name} {demographics.family_name}")

@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dev=false
 [[ ${1:-} == --dev ]] && dev=true
 
-deps=(--python)
+deps=(--python --fonts)
 [[ -n ${DATABASE_URL:-} ]] || deps+=(--postgres)
 $dev && deps+=(--chromium --node)
 scripts/system-deps.sh "${deps[@]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Carebridge needs, only when they are missing.
 #
-#   scripts/system-deps.sh [--make] [--python] [--postgres] [--chromium] [--node]
+#   scripts/system-deps.sh [--make] [--python] [--postgres] [--chromium] [--node] [--fonts]
 #
 # Not root: uses sudo when there is one, otherwise prints what to install and exits 1.
 set -euo pipefail
@@ -27,6 +27,8 @@ for flag in "$@"; do
         --postgres) have_initdb || packages+=(postgresql) ;;
         --chromium) [[ -x /usr/bin/chromium ]] || packages+=(chromium fonts-liberation) ;;
         --node) command -v npm >/dev/null 2>&1 || packages+=(npm) ;;
+        # The PDF download's font (records/pdf.py).
+        --fonts) [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || packages+=(fonts-dejavu-core) ;;
         *)
             echo "system-deps.sh: unknown flag $flag" >&2
             exit 2
