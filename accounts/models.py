@@ -12,6 +12,9 @@ from portal.access import Role
 # The apps whose models administrators manage in the Django admin. Clinical
 # apps are absent on purpose: administrators see no clinical content.
 ADMIN_MANAGED_APPS = frozenset({"accounts", "otp_totp", "otp_static", "otp_email", "axes"})
+# Models of other apps that administrators may only look at: the EHR sync's
+# refusals and progress (ids and reason codes, no clinical content).
+ADMIN_VIEW_ONLY_PERMS = frozenset({"records.view_quarantine", "records.view_syncstate"})
 
 
 class UserManager(BaseUserManager["User"]):
@@ -94,13 +97,18 @@ class User(AbstractBaseUser):
         return False
 
     def has_perm(self, perm: str, obj: object = None) -> bool:
-        return self.has_module_perms(perm.split(".", 1)[0])
+        if perm in ADMIN_VIEW_ONLY_PERMS:
+            return self.is_active and self.is_staff
+        return self.has_module_perms(perm.split(".", 1)[0]) and perm.split(".", 1)[0] in (
+            ADMIN_MANAGED_APPS
+        )
 
     def has_perms(self, perm_list, obj: object = None) -> bool:
         return all(self.has_perm(p, obj) for p in perm_list)
 
     def has_module_perms(self, app_label: str) -> bool:
-        return self.is_active and self.is_staff and app_label in ADMIN_MANAGED_APPS
+        apps = ADMIN_MANAGED_APPS | {perm.split(".", 1)[0] for perm in ADMIN_VIEW_ONLY_PERMS}
+        return self.is_active and self.is_staff and app_label in apps
 
     def get_full_name(self) -> str:
         return self.display_name or self.username

@@ -84,7 +84,11 @@ def test_it_will_not_turn_a_patient_into_staff(client, ada, alice):
 
 def test_it_offers_administrators_no_clinical_app(client, ada):
     sign_in_fully(client, ada)
-    apps = {app["app_label"] for app in client.get("/admin/").context["app_list"]}
-    assert apps <= {"accounts", "otp_totp", "otp_static", "otp_email", "axes"}
-    assert "records" not in apps
+    app_list = client.get("/admin/").context["app_list"]
+    apps = {app["app_label"] for app in app_list}
+    assert apps <= {"accounts", "otp_totp", "otp_static", "otp_email", "axes", "records"}
     assert "audit" not in apps
+    # Of the records app, only the sync's refusals and progress (ids and codes), read-only.
+    records = next((app for app in app_list if app["app_label"] == "records"), {"models": []})
+    assert {m["object_name"] for m in records["models"]} <= {"Quarantine", "SyncState"}
+    assert all(not m["perms"]["change"] for m in records["models"])
