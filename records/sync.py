@@ -19,12 +19,14 @@ transaction, with a queueing lock per patient, so a patient never has two
 syncs waiting.
 """
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from procrastinate import exceptions as procrastinate_exceptions
@@ -49,6 +51,7 @@ SYNCED_TYPES: dict[ResourceType, dict[str, str]] = {
     ResourceType.IMMUNIZATION: {},
 }
 PAGE_SIZE = 100
+logger = logging.getLogger(__name__)
 
 
 class SyncReason(StrEnum):
@@ -115,7 +118,32 @@ def sync_patient(
     finally:
         if own_client:
             client.close()
+    if dropped := {t: r.dropped for t, r in result.reports.items() if r.dropped}:
+        _alert_foreign_resources(patient, dropped)
     return result
+
+
+def _alert_foreign_resources(patient: Patient, dropped: dict[str, int]) -> None:
+    """The EHR answered a patient's query with someone else's data: tell a person.
+
+    Each resource already has a high-severity audit event; this is one warning
+    log line and one mail to the privacy officer per sync, ids and counts only.
+    """
+    counts = ", ".join(f"{count} {resource_type}" for resource_type, count in dropped.items())
+    logger.warning(
+        "EHR returned resources about another patient for patient %s: %s (dropped)",
+        patient.pk,
+        counts,
+    )
+    if settings.PORTAL_PRIVACY_OFFICER_EMAIL:
+        send_mail(
+            "Carebridge: the EHR sent another patient's records",
+            f"A sync of patient {patient.pk} received resources about a different patient "
+            f"({counts}). They were dropped, not stored; each is a high-severity event in the "
+            "audit trail (records.foreign_resource). Check the EHR's patient matching.\n",
+            None,
+            [settings.PORTAL_PRIVACY_OFFICER_EMAIL],
+        )
 
 
 def _high_water(patient: Patient, resource_type: str):

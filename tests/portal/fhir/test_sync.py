@@ -162,8 +162,9 @@ def test_a_next_link_loop_ends_the_search_when_a_page_comes_again(ehr, fhir_clie
 
 
 def test_a_resource_about_another_patient_is_dropped_and_the_rest_stored(
-    ehr, fhir_client_for, patient
+    ehr, fhir_client_for, patient, settings, mailoutbox
 ):
+    settings.PORTAL_PRIVACY_OFFICER_EMAIL = "privacy@clinic.test"
     healthy = good_ehr(ehr)
     ehr.app = lambda request: (
         Reply(body=bundle([r.lab("mine"), r.lab("theirs", patient=r.OTHER_FHIR_ID)]))
@@ -177,6 +178,22 @@ def test_a_resource_about_another_patient_is_dropped_and_the_rest_stored(
     assert result.reports["Observation"].dropped == 1
     assert ("Observation", "mine") in stored_ids(patient)
     assert ("Observation", "theirs") not in stored_ids(patient)
+    # One alert to a person for the sync, ids and counts only.
+    [mail] = mailoutbox
+    assert mail.to == ["privacy@clinic.test"]
+    assert str(patient.pk) in mail.body
+    assert "1 Observation" in mail.body
+    assert r.OTHER_FHIR_ID not in mail.body
+    assert "Hemoglobin" not in mail.body
+
+
+def test_a_clean_sync_sends_no_alert(ehr, fhir_client_for, patient, settings, mailoutbox):
+    settings.PORTAL_PRIVACY_OFFICER_EMAIL = "privacy@clinic.test"
+    ehr.app = good_ehr(ehr)
+
+    sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    assert mailoutbox == []
 
 
 def test_it_refuses_to_sync_a_patient_not_linked_to_the_ehr(ehr, fhir_client_for, alice):
