@@ -7,12 +7,17 @@ the dev database, fresh keys, temporary key store, dropped at the end). One
 patient's 2,000 lab Observations, pre-fetched, go through one ``ingest()``
 call in batches of 100, as ``records.sync`` hands it one search's pages. The
 baseline is the parse-only rate of fhir.resources (R4B ``model_validate``) on
-the same resources in the same run.
+the same resources in the same run. Peak memory (tracemalloc) is measured while
+ingesting 2,000 and then 10,000 resources made one at a time: it should depend
+on the page (batch) size, not on how many resources the patient has.
 """
 
 import json
 import sys
 import time
+import tracemalloc
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,22 +28,49 @@ from bench.scratch import run_in_scratch  # noqa: E402
 BENCH_DB = "carebridge_bench_ingest"
 RESOURCES = 2000
 PAGE = 100
+MEMORY_SMALL = 2000
+MEMORY_LARGE = 10000
+MEMORY_GROWTH = 1.5
 TARGET_RATE = 1500
 TARGET_RATIO = 0.3
 
 
-def _resources(patient_fhir_id: str) -> list[dict]:
+def _lazy_resources(patient_fhir_id: str, count: int = RESOURCES) -> Iterator[dict]:
+    """Lab Observations made one at a time, as pages arrive from the EHR."""
     from tests.records.resources import lab
 
-    return [
-        lab(
+    for n in range(count):
+        yield lab(
             f"obs-{n}",
             patient=patient_fhir_id,
             updated=f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}T09:30:00+00:00",
-            value=round(4 + (n % 40) / 10, 1),
+            value=Decimal(f"{4 + (n % 40) / 10:.1f}"),
         )
-        for n in range(RESOURCES)
-    ]
+
+
+def _resources(patient_fhir_id: str) -> list[dict]:
+    return list(_lazy_resources(patient_fhir_id))
+
+
+def _peak_memory_kib(count: int) -> float:
+    """Peak Python memory (tracemalloc) while ingesting ``count`` resources made lazily."""
+    from records.ingest import ingest
+    from records.models import Patient
+
+    patient = Patient.objects.create(fhir_id=f"bench-memory-{count}")
+    tracemalloc.start()
+    report = ingest(
+        patient=patient,
+        resource_type="Observation",
+        resources=_lazy_resources(patient.fhir_id, count),
+        requested_patient_fhir_id=patient.fhir_id,
+        batch_size=PAGE,
+    )
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    if report.stored != count:
+        raise RuntimeError(report)
+    return peak / 1024
 
 
 def bench() -> list[dict]:
@@ -68,6 +100,7 @@ def bench() -> list[dict]:
     ingest_rate = RESOURCES / (time.perf_counter() - start)
 
     parse = round(parse_rate)
+    small, large = _peak_memory_kib(MEMORY_SMALL), _peak_memory_kib(MEMORY_LARGE)
     return [
         {
             "name": "ingest_resources_per_s",
@@ -89,6 +122,21 @@ def bench() -> list[dict]:
             "unit": "/s",
             "target": None,
             "baseline": None,
+        },
+        {
+            "name": f"ingest_peak_memory_{MEMORY_SMALL}",
+            "value": round(small),
+            "unit": "KiB",
+            "target": None,
+            "baseline": None,
+        },
+        {
+            # Bounded by the page, not the patient: 5x the resources, about the same peak.
+            "name": f"ingest_peak_memory_{MEMORY_LARGE}",
+            "value": round(large),
+            "unit": "KiB",
+            "target": f"<= {MEMORY_GROWTH} x baseline",
+            "baseline": round(small),
         },
     ]
 
