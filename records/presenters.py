@@ -80,6 +80,16 @@ def open_rows(rows: list[FhirRecord]) -> list[Item]:
     return items
 
 
+def entered_in_error(item: Item) -> bool:
+    """The EHR withdrew this resource as a mistake (FHIR status or verification status).
+
+    Such a result or diagnosis is not the patient's: pages and the PDF leave it
+    out (the FHIR download keeps it, with its status, as sent).
+    """
+    values = (item.d.get("status"), item.d.get("verification_status"))
+    return any(str(v or "").strip().lower().replace(" ", "-") == "entered-in-error" for v in values)
+
+
 def latest_first(items: list[Item]) -> list[Item]:
     """By clinical date, newest first; undated and unreadable rows last."""
     return sorted(items, key=lambda i: i.effective, reverse=True)

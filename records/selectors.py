@@ -16,6 +16,7 @@ from records.presenters import (
     Item,
     LabResult,
     active_first,
+    entered_in_error,
     is_active,
     lab_result,
     lab_tests,
@@ -103,7 +104,8 @@ def record_items(*, actor, patient: Patient, types: Iterable[str]) -> dict[str, 
     )
     by_type: dict[str, list[Item]] = {t: [] for t in types}
     for item in open_rows(list(rows)):
-        by_type[item.resource_type].append(item)
+        if not entered_in_error(item):
+            by_type[item.resource_type].append(item)
     return by_type
 
 

@@ -12,6 +12,7 @@ from records.presenters import trend_key
 from tests.audit_helpers import events, last_event
 from tests.conftest import sign_in_fully
 from tests.records import builders
+from tests.records import resources as r
 
 HBA1C = trend_key({"system": "http://loinc.org", "code": "4548-4"})
 GLUCOSE = trend_key({"system": "http://loinc.org", "code": builders.GLUCOSE[0]})
@@ -176,6 +177,31 @@ def test_it_lists_active_problems_first(as_alice):
     response = as_alice.get("/patient/records/problems/")
 
     assert [c.name for c in response.context["problems"]] == ["Type 2 diabetes", "Sprained ankle"]
+
+
+def test_it_leaves_out_what_the_ehr_marked_entered_in_error(as_alice, record):
+    withdrawn = builders.lab("lab-withdrawn", value=Decimal("9.90"), on="2026-10-20T08:00:00Z")
+    withdrawn["status"] = "entered-in-error"
+    wrong_diagnosis = r.newer(r.condition("cond-withdrawn"), "1", "2026-10-20T00:00:00Z")
+    wrong_diagnosis["code"] = {"text": "Heart failure"}
+    wrong_diagnosis["verificationStatus"] = {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                "code": "entered-in-error",
+            }
+        ]
+    }
+    builders.store(record, "Observation", [withdrawn])
+    builders.store(record, "Condition", [wrong_diagnosis])
+
+    labs = as_alice.get("/patient/records/labs/")
+    problems = as_alice.get("/patient/records/problems/")
+
+    assert "9.90" not in text_of(labs)
+    assert len(row_texts(labs)) == 4  # the four real results
+    assert "Heart failure" not in text_of(problems)
+    assert "Type 2 diabetes" in text_of(problems)
 
 
 def test_it_shows_allergies_and_immunizations(as_alice):
