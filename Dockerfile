@@ -3,7 +3,7 @@
 # DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE), ALLOWED_HOSTS, and mount the TLS
 # certificate and key where PORTAL_TLS_CERT and PORTAL_TLS_KEY point. Run a second
 # container from the same image as the background worker (EHR syncs), with the same
-# settings and FHIR_*: `python manage.py procrastinate worker --queues sync`.
+# settings and FHIR_*: `python manage.py procrastinate worker --queues sync --delete-jobs successful`.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
