@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from audit.actions import Action, Outcome, Severity
 from audit.services import record
 from portal.access import CLINICAL_ROLES, Role, access_patient, roles, via_break_glass
+from portal.models import PatientDemographics
 from records import pdf, selectors, services, sync
 from records.bundle import bundle_chunks
 from records.forms import MrnLookupForm, ShredConfirmIdForm, ShredConfirmWordForm
@@ -98,6 +99,8 @@ class Subject:
     own: bool
     break_glass: bool
     nav: dict[str, str]
+    # Clinicians' pages name the patient on every page (positive identification).
+    demographics: PatientDemographics | None = None
 
 
 def _nav(patient_id: uuid.UUID | None) -> dict[str, str]:
@@ -117,6 +120,7 @@ def _staff(request: HttpRequest, patient_id: uuid.UUID) -> Subject:
         own=False,
         break_glass=via_break_glass(actor=request.user, patient=patient),
         nav=_nav(patient.pk),
+        demographics=selectors.demographics_of(patient=patient),
     )
 
 
@@ -132,13 +136,14 @@ AUDIT_OBJECT_TYPE_MAX = 60
 SHORT_TYPE_NAMES = {
     "Observation": "Obs",
     "DiagnosticReport": "Report",
-    "Encounter": "Encounter",
+    "Encounter": "Visit",
     "Condition": "Condition",
     "MedicationRequest": "MedRequest",
     "MedicationStatement": "MedStatement",
     "AllergyIntolerance": "Allergy",
     "Immunization": "Immunization",
     "DocumentReference": "Note",
+    "Patient": "Patient",
 }
 
 
@@ -146,11 +151,13 @@ def _show(
     request: HttpRequest, subject: Subject, template: str, types: list[str], context: dict
 ) -> HttpResponse:
     """Record the one view event of the page, then render it."""
+    # Clinicians' pages also show the patient's demographics (the banner).
+    shown = [*types, "Patient"] if subject.demographics is not None else types
     record(
         action=Action.RECORD_VIEW,
         request=request,
         patient_id=subject.patient.pk,
-        object_type=audit_object_type(types),
+        object_type=audit_object_type(shown),
         severity=Severity.HIGH if subject.break_glass else Severity.INFO,
     )
     context |= {

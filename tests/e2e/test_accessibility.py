@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from accounts.models import CareTeam
+from portal.models import PatientDemographics
 from records.presenters import trend_key
 from tests.records import builders
 
@@ -89,6 +91,23 @@ RECORD_PAGES = [
 ]
 RECORD_PAGES[2].__name__ = "record_lab_trend"
 
+
+def clinician_record_page(portal, cast):
+    """A clinician's view of alice's labs: the patient banner and the same tables."""
+    alice, carol = cast["alice"], cast["carol"]
+    builders.seed(alice.patient)
+    team = CareTeam.objects.create(name="Accessibility ward")
+    team.members.add(carol)
+    team.patients.add(alice.patient)
+    PatientDemographics.objects.create(
+        patient=alice.patient, given_name="Alice", family_name="Example", mrn="MRN-2001"
+    )
+    portal.sign_in_fully(carol)
+    path = f"/staff/patients/{alice.patient.pk}/labs/"
+    portal.goto(path)
+    assert portal.at(path), portal.page.url
+
+
 PAGES = [
     sign_in_page,
     sign_in_page_with_an_error,
@@ -97,18 +116,19 @@ PAGES = [
     patient_home,
     security_page,
     *RECORD_PAGES,
+    clinician_record_page,
 ]
 
 
 @pytest.mark.parametrize("open_page", PAGES, ids=[p.__name__ for p in PAGES])
 def test_it_has_no_wcag_violations_and_no_third_party_requests_on_the(
-    open_page, open_portal, axe_source, alice, newcomer
+    open_page, open_portal, axe_source, alice, newcomer, carol
 ):
     portal = open_portal()
     requests: list[str] = []
     portal.page.on("request", lambda request: requests.append(request.url))
 
-    open_page(portal, {"alice": alice, "newcomer": newcomer})
+    open_page(portal, {"alice": alice, "newcomer": newcomer, "carol": carol})
     portal.page.wait_for_load_state("load")
     # Injected through DevTools rather than a <script>, so the page's CSP stays on.
     portal.page.evaluate(axe_source)

@@ -1,6 +1,7 @@
 """The record pages: real ingested data, in the right order, exactly as sent, audited once."""
 
 import re
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -8,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import CareTeam
 from audit.actions import Action, Severity
+from portal.models import PatientDemographics
 from records.presenters import trend_key
 from tests.audit_helpers import events, last_event
 from tests.conftest import sign_in_fully
@@ -18,7 +20,7 @@ HBA1C = trend_key({"system": "http://loinc.org", "code": "4548-4"})
 GLUCOSE = trend_key({"system": "http://loinc.org", "code": builders.GLUCOSE[0]})
 # (page path under /patient/records/, the audit row's object type)
 PAGES = [
-    ("", "Obs,Condition,MedRequest,MedStatement,Allergy,Encounter"),
+    ("", "Obs,Condition,MedRequest,MedStatement,Allergy,Visit"),
     ("labs/", "Observation,DiagnosticReport"),
     (f"labs/{HBA1C}/", "Observation"),
     ("visits/", "Encounter,Condition,DocumentReference"),
@@ -289,6 +291,25 @@ def test_it_shows_care_team_clinicians_the_same_pages(client, ward, record, cast
     labs = client.get(f"{base}/labs/")
     assert labs.context["results"][0].value == "7.10"
     assert f'href="{base}/labs/{HBA1C}/"' in labs.content.decode()
+
+
+def test_it_names_the_patient_on_every_clinician_page(client, ward, record, carol):
+    PatientDemographics.objects.create(
+        patient=record,
+        given_name="Alice",
+        family_name="Example",
+        birth_date=date(1970, 1, 2),
+        mrn="MRN-1001",
+    )
+    sign_in_fully(client, carol)
+    for path, _ in PAGES:
+        response = client.get(f"/staff/patients/{record.pk}/{path or 'summary/'}")
+        banner = text_of(response).split("Summary", 1)[0]
+        assert "Alice Example" in banner
+        assert "MRN MRN-1001" in banner
+        # The view event names the demographics among what was shown.
+        assert last_event(Action.RECORD_VIEW).object_type.endswith(",Patient"), path
+        assert len(last_event(Action.RECORD_VIEW).object_type) <= 60
 
 
 def test_it_hides_a_patient_from_a_clinician_outside_the_care_team(client, ward, record, dave):
