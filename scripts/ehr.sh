@@ -44,7 +44,7 @@ ehr_pid() {
     # The pid in the pid file, if that process is still our sekmet.
     local pid
     pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-    [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'sekmet serve' &&
+    [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q 'sekmet serve' &&
         echo "$pid"
 }
 

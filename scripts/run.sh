@@ -27,7 +27,7 @@ gunicorn_pid() {
     # The pid in gunicorn's pid file, if that process is still a gunicorn.
     local pid
     pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-    [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q gunicorn &&
+    [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q gunicorn &&
         echo "$pid"
 }
 

@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PIDFILE=var/run/worker.pid
 pid=$(cat "$PIDFILE" 2>/dev/null || true)
-if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "procrastinate worker"; then
+if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "procrastinate worker"; then
     echo "Stopping the sync worker (pid $pid)"
     kill -TERM "$pid"
     for _ in $(seq 1 150); do

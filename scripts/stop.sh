@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PIDFILE=var/run/gunicorn.pid
 pid=$(cat "$PIDFILE" 2>/dev/null || true)
-if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q gunicorn; then
+if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q gunicorn; then
     echo "Stopping Carebridge (gunicorn pid $pid)"
     kill -TERM "$pid"
     # Gunicorn lets requests finish for up to graceful_timeout (30 s) on TERM.
