@@ -5,13 +5,17 @@ own settings (FHIR_*), SMART token and client; the worker is procrastinate's,
 on committed rows as in production.
 """
 
+import time
+from decimal import Decimal
+
 import pytest
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from audit.actions import Action, Outcome
+from portal.fhir import FhirClient
 from records.models import FhirRecord, SyncState
-from records.sync import SYNCED_TYPES
+from records.sync import SYNCED_TYPES, sync_patient
 from tests.audit_helpers import events
 from tests.conftest import sign_in_fully
 from tests.records import resources as r
@@ -80,3 +84,36 @@ def test_sign_in_queues_a_sync_that_the_worker_runs(committed, served, alice, cl
         (t, Outcome.SUCCESS) for t in SYNCED_TYPES
     }
     assert all(e.actor_id is None for e in syncs)  # the system, not the patient
+
+
+@pytest.mark.django_db
+def test_a_second_sync_fetches_only_what_changed_on_the_real_server(ehr_server, alice):
+    patient_id = "incremental-test-patient"
+    ehr_server.load(
+        [
+            {"resourceType": "Patient", "id": patient_id, "active": True},
+            r.lab("inc-lab-2", patient=patient_id),
+            r.condition("inc-cond-1", patient=patient_id),
+        ]
+    )
+    time.sleep(0.01)  # lastUpdated has millisecond precision: lab 1 is strictly newer
+    ehr_server.load([r.lab("inc-lab-1", patient=patient_id, value=Decimal("7.10"))])
+    alice.patient.fhir_id = patient_id
+    alice.patient.save()
+    with FhirClient(ehr_server.fhir_config(), smart=ehr_server.smart_config()) as client:
+        first = sync_patient(patient=alice.patient, client=client)
+        changed = r.lab("inc-lab-1", patient=patient_id, value=Decimal("6.90"))
+        ehr_server.load([changed])
+        second = sync_patient(patient=alice.patient, client=client)
+
+    assert first.reports["Observation"].stored == 2
+    # Only what changed since the first sync's newest lastUpdated came back: lab 1's
+    # new version, not lab 2 (older than that mark).
+    assert (second.reports["Observation"].stored, second.reports["Observation"].unchanged) == (
+        1,
+        0,
+    )
+    assert second.reports["Condition"].stored == 0
+    row = FhirRecord.objects.get(patient=alice.patient, fhir_id="inc-lab-1")
+    assert row.display["value"] == Decimal("6.9")  # sekmet keeps floats: 6.90 comes back 6.9
+    assert row.version_id == "2"
