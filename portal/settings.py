@@ -206,6 +206,7 @@ FHIR_SCOPE = env(
     " ".join(
         f"system/{t}.rs"
         for t in (
+            "Patient",  # the patient's own demographics (name, birth date, MRN)
             "Observation",
             "Encounter",
             "Condition",

@@ -23,20 +23,24 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from procrastinate import exceptions as procrastinate_exceptions
 
 from audit.actions import Action, Outcome
 from audit.services import record
-from portal.fhir import FhirClient, FhirConfig, FhirError
+from portal.crypto.scope import key_scope
+from portal.fhir import FhirClient, FhirConfig, FhirError, InvalidResource, validate
 from portal.fhir.checks import smart_config
+from portal.models import PatientDemographics
+from records.demographics import from_fhir_patient
 from records.ingest import IngestReport, ingest
-from records.models import Patient, ResourceType, SyncState
+from records.models import Patient, Quarantine, QuarantineReason, ResourceType, SyncState
 
 # The types the pages show, with the search parameters that narrow each to
 # what is shown. Nothing else is asked for.
@@ -68,6 +72,8 @@ class SyncResult:
     reports: dict[str, IngestReport] = field(default_factory=dict)
     # Resource type → the FhirError's reason code, for the types that failed.
     failed: dict[str, str] = field(default_factory=dict)
+    # What became of the patient's demographics: "stored", "unchanged", or why not.
+    demographics: str = ""
 
     @property
     def ok(self) -> bool:
@@ -115,12 +121,71 @@ def sync_patient(
                 )
             except FhirError as error:
                 result.failed[resource_type] = error.reason
+        try:
+            result.demographics = _sync_demographics(patient, client, actor)
+        except FhirError as error:
+            result.failed["Patient"] = error.reason
     finally:
         if own_client:
             client.close()
     if dropped := {t: r.dropped for t, r in result.reports.items() if r.dropped}:
         _alert_foreign_resources(patient, dropped)
     return result
+
+
+def _sync_demographics(patient: Patient, client: FhirClient, actor: Any) -> str:
+    """Keep the patient's demographics as the EHR's Patient resource has them.
+
+    Only the resource whose id is the linked one counts; anything else the
+    search returns is ignored. An invalid resource is quarantined; an MRN that
+    another portal patient already has is refused (audited), never merged.
+    """
+    found = [
+        r
+        for r in islice(client.search("Patient", {"_id": patient.fhir_id}), 5)
+        if r.get("resourceType") == "Patient" and r.get("id") == patient.fhir_id
+    ]
+    if len(found) != 1:
+        outcome = "not_found"
+    else:
+        try:
+            validate(found[0])
+        except InvalidResource as error:
+            Quarantine.objects.create(
+                patient=patient,
+                resource_type="Patient",
+                fhir_id=patient.fhir_id,
+                reason=QuarantineReason.INVALID,
+                detail=error.reason[:200],
+            )
+            outcome = "invalid"
+        else:
+            outcome = _store_demographics(patient, from_fhir_patient(found[0]))
+    record(
+        action=Action.RECORDS_SYNC,
+        outcome=Outcome.SUCCESS if outcome in ("stored", "unchanged") else Outcome.FAILURE,
+        actor=actor,
+        patient_id=patient.pk,
+        object_type="Patient",
+        object_id=outcome,
+    )
+    return outcome
+
+
+def _store_demographics(patient: Patient, values: dict[str, Any]) -> str:
+    with key_scope(), transaction.atomic():
+        row = PatientDemographics.objects.select_for_update().filter(patient=patient).first()
+        if row is not None and all(getattr(row, k) == v for k, v in values.items()):
+            return "unchanged"
+        row = row or PatientDemographics(patient=patient)
+        for name, value in values.items():
+            setattr(row, name, value)
+        try:
+            with transaction.atomic():
+                row.save()
+        except IntegrityError:
+            return "mrn_conflict"
+    return "stored"
 
 
 def _alert_foreign_resources(patient: Patient, dropped: dict[str, int]) -> None:

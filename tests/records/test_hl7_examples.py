@@ -6,6 +6,7 @@ without quarantine, and shows on the clinician's page for its type.
 """
 
 import json
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,10 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from accounts.models import CareTeam
+from portal.crypto.scope import key_scope
 from portal.fhir import FhirClient
+from portal.models import PatientDemographics
+from records.demographics import from_fhir_patient
 from records.models import FhirRecord, Patient, Quarantine
 from records.sync import SYNCED_TYPES, sync_patient
 from tests.conftest import sign_in_fully
@@ -82,6 +86,33 @@ def test_every_shown_example_is_stored_exactly_as_served(synced_examples):
             kept = {k: v for k, v in row.resource.items() if k != "meta"}
             assert kept == served, (resource["resourceType"], resource["id"])
     assert not Quarantine.objects.exists()
+
+
+def test_each_example_patients_demographics_come_from_their_patient_resource(
+    synced_examples, ehr_server
+):
+    expected = {
+        patient: from_fhir_patient(ehr_server.examples[f"Patient/{patient.fhir_id}"][0])
+        for patient in synced_examples
+    }
+    mrns = Counter(values["mrn"] for values in expected.values() if values["mrn"])
+    with key_scope():
+        rows = {row.patient: row for row in PatientDemographics.objects.all()}
+    for patient, values in expected.items():
+        if mrns[values["mrn"]] > 1:
+            continue  # checked below
+        row = rows[patient]
+        assert (row.given_name, row.family_name, row.birth_date, row.mrn) == (
+            values["given_name"],
+            values["family_name"],
+            values["birth_date"],
+            values["mrn"],
+        ), patient.fhir_id
+    # Two examples ("example" and "xcda") share MRN 12345 under different systems: the
+    # first synced keeps it, the second is refused rather than merged.
+    for mrn in (m for m, n in mrns.items() if n > 1):
+        holders = [p for p, v in expected.items() if v["mrn"] == mrn and p in rows]
+        assert len(holders) == 1, mrn
 
 
 def test_every_shown_example_renders_on_its_page(synced_examples, client, carol):

@@ -81,7 +81,7 @@ def test_sign_in_queues_a_sync_that_the_worker_runs(committed, served, alice, cl
     assert {state.resource_type for state in states} == set(SYNCED_TYPES)
     syncs = events(action=Action.RECORDS_SYNC, patient_id=alice.patient.pk)
     assert {(e.object_type, e.outcome) for e in syncs} == {
-        (t, Outcome.SUCCESS) for t in SYNCED_TYPES
+        (t, Outcome.SUCCESS) for t in [*SYNCED_TYPES, "Patient"]
     }
     assert all(e.actor_id is None for e in syncs)  # the system, not the patient
 

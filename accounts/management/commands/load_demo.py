@@ -13,7 +13,6 @@ signing in shows real-looking records without any manual step.
 import base64
 import json
 import secrets
-from datetime import date
 from pathlib import Path
 
 from django.conf import settings
@@ -28,6 +27,7 @@ from ehr import demo_data
 from portal.access import EMAIL_OTP_ROLES, Role
 from portal.crypto.scope import key_scope
 from portal.models import PatientDemographics
+from records.demographics import from_fhir_patient
 
 # Demo patient → their id on the demo EHR.
 DEMO_EHR_IDS = {"alice": demo_data.ALICE, "mallory": demo_data.MALLORY}
@@ -115,20 +115,8 @@ class Command(BaseCommand):
             patient = User.objects.get(username=username).patient
             patient.fhir_id = fhir_id
             patient.save(update_fields=["fhir_id"])
-            resource = ehr_patients[fhir_id]
-            name = resource["name"][0]
-            mrn = next(
-                i["value"] for i in resource["identifier"] if i["type"]["coding"][0]["code"] == "MR"
-            )
             PatientDemographics.objects.update_or_create(
-                patient=patient,
-                defaults={
-                    "given_name": " ".join(name["given"]),
-                    "family_name": name["family"],
-                    "birth_date": date.fromisoformat(resource["birthDate"]),
-                    "mrn": mrn,
-                    "contact": {t["system"]: t["value"] for t in resource.get("telecom", [])},
-                },
+                patient=patient, defaults=from_fhir_patient(ehr_patients[fhir_id])
             )
         name, members, patients = DEMO_CARE_TEAM
         team, _ = CareTeam.objects.get_or_create(name=name)

@@ -6,11 +6,14 @@ as they were, and the other types still sync.
 """
 
 import time
+from datetime import date
 
 import pytest
 
 from audit.actions import Action, Outcome
-from records.models import FhirRecord, SyncState
+from portal.crypto.scope import key_scope
+from portal.models import PatientDemographics
+from records.models import FhirRecord, Quarantine, SyncState
 from records.sync import SYNCED_TYPES, SyncUnavailable, sync_patient
 from tests.audit_helpers import events
 from tests.records import resources as r
@@ -27,9 +30,35 @@ def patient(alice):
     return alice.patient
 
 
+def patient_resource(**changes):
+    return {
+        "resourceType": "Patient",
+        "id": r.PATIENT_FHIR_ID,
+        "identifier": [
+            {
+                "type": {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}
+                    ]
+                },
+                "system": "urn:oid:1.2.3.4",
+                "value": "MRN-77001",
+            }
+        ],
+        "name": [
+            {"use": "usual", "given": ["Ally"], "family": "Example"},
+            {"use": "official", "given": ["Alice", "Jane"], "family": "Example"},
+        ],
+        "birthDate": "1970-01-02",
+        "telecom": [{"system": "phone", "value": "555-0100"}],
+        **changes,
+    }
+
+
 def good_ehr(ehr):
     """Serves one lab, one problem and one visit note; every other type is empty."""
     served = {
+        "Patient": [patient_resource()],
         "Observation": [r.lab()],
         "Condition": [r.condition()],
         "DocumentReference": [r.visit_note()],
@@ -53,9 +82,12 @@ def test_it_asks_only_for_the_shown_types_of_this_patient(ehr, fhir_client_for, 
 
     assert result.ok
     assert sorted(request.path for request in ehr.requests) == sorted(
-        f"/fhir/{t}" for t in SYNCED_TYPES
+        [f"/fhir/{t}" for t in SYNCED_TYPES] + ["/fhir/Patient"]
     )
     for request in ehr.requests:
+        if request.path == "/fhir/Patient":  # the patient's own resource, by id
+            assert request.query == {"_id": [r.PATIENT_FHIR_ID]}
+            continue
         assert request.query["patient"] == [r.PATIENT_FHIR_ID]
         assert "_lastUpdated" not in request.query  # first sync: everything
     labs = next(q for q in ehr.requests if q.path == "/fhir/Observation")
@@ -200,3 +232,76 @@ def test_it_refuses_to_sync_a_patient_not_linked_to_the_ehr(ehr, fhir_client_for
     with pytest.raises(SyncUnavailable):
         sync_patient(patient=alice.patient, client=fhir_client_for(ehr))
     assert ehr.requests == []
+
+
+# --- the patient's demographics ---------------------------------------------------
+
+
+def demographics(patient):
+    with key_scope():
+        row = PatientDemographics.objects.filter(patient=patient).first()
+        return (
+            None
+            if row is None
+            else (row.given_name, row.family_name, row.birth_date, row.mrn, row.contact)
+        )
+
+
+def serve_patient(ehr, *patients):
+    healthy = good_ehr(ehr)
+    ehr.app = lambda request: (
+        Reply(body=bundle(list(patients)))
+        if request.path.endswith("/Patient")
+        else healthy(request)
+    )
+
+
+def test_it_keeps_the_demographics_as_the_ehr_has_them(ehr, fhir_client_for, patient):
+    ehr.app = good_ehr(ehr)
+
+    first = sync_patient(patient=patient, client=fhir_client_for(ehr))
+    again = sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    assert (first.demographics, again.demographics) == ("stored", "unchanged")
+    assert demographics(patient) == (
+        "Alice Jane",
+        "Example",
+        date(1970, 1, 2),
+        "MRN-77001",
+        {"phone": "555-0100"},
+    )
+    event = events(action=Action.RECORDS_SYNC, object_type="Patient")[0]
+    assert (event.object_id, event.outcome) == ("stored", Outcome.SUCCESS)
+
+
+def test_it_ignores_a_patient_resource_with_another_id(ehr, fhir_client_for, patient):
+    serve_patient(ehr, patient_resource(id="someone-else"))
+
+    result = sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    assert result.demographics == "not_found"
+    assert demographics(patient) is None
+
+
+def test_it_quarantines_an_invalid_patient_resource(ehr, fhir_client_for, patient):
+    serve_patient(ehr, patient_resource(birthDate="2nd of January"))
+
+    result = sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    assert result.demographics == "invalid"
+    assert demographics(patient) is None
+    assert Quarantine.objects.get(resource_type="Patient").reason == "invalid"
+
+
+def test_it_never_gives_one_mrn_to_two_patients(ehr, fhir_client_for, patient, mallory):
+    PatientDemographics.objects.create(
+        patient=mallory.patient, given_name="M", family_name="M", mrn="MRN-77001"
+    )
+    ehr.app = good_ehr(ehr)
+
+    result = sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    assert result.demographics == "mrn_conflict"
+    assert demographics(patient) is None
+    event = events(action=Action.RECORDS_SYNC, object_type="Patient")[0]
+    assert (event.object_id, event.outcome) == ("mrn_conflict", Outcome.FAILURE)
