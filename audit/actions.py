@@ -34,6 +34,7 @@ class Action(models.TextChoices):
     RECORDS_QUARANTINE = "records.quarantine", "EHR resource quarantined"
     RECORDS_FOREIGN = "records.foreign_resource", "EHR resource about another patient dropped"
     RECORDS_SYNC_REQUEST = "records.sync_request", "Sync with the EHR requested"
+    RECORDS_REMOVED = "records.removed", "Resource deleted on the EHR removed from the portal"
     RECORD_DOWNLOAD = "record.download", "Record downloaded"
 
 

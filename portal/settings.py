@@ -220,6 +220,9 @@ FHIR_SCOPE = env(
 )
 # Sign-in queues a sync when the patient's data is older than this (seconds).
 FHIR_SYNC_STALE_AFTER = envint("FHIR_SYNC_STALE_AFTER", 15 * 60)
+# A type's sync is complete (not incremental) at least this often (seconds): only a
+# complete listing shows what the EHR has deleted since.
+FHIR_COMPLETE_SYNC_INTERVAL = envint("FHIR_COMPLETE_SYNC_INTERVAL", 24 * 60 * 60)
 # A patient's "Refresh" queues at most one sync per this many seconds.
 FHIR_REFRESH_INTERVAL = envint("FHIR_REFRESH_INTERVAL", 5 * 60)
 

@@ -39,7 +39,13 @@ class QuarantineAdmin(ReadOnlyAdmin):
 
 @admin.register(SyncState)
 class SyncStateAdmin(ReadOnlyAdmin):
-    list_display = ("patient_id", "resource_type", "last_synced_at", "high_water")
+    list_display = (
+        "patient_id",
+        "resource_type",
+        "last_synced_at",
+        "high_water",
+        "last_complete_at",
+    )
     list_filter = ("resource_type",)
     search_fields = ("=patient__id",)
     ordering = ("-last_synced_at",)

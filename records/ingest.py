@@ -84,12 +84,13 @@ class IngestReport:
     # skipped), so the high-water mark must not move past this sync.
     repeated: int = 0
     seen: set[str] = field(default_factory=set, repr=False)
+    removed: int = 0  # no longer listed by a complete sync: deleted on the EHR
 
     def summary(self) -> str:
         """Counts for the audit event's object id (no PHI, fits 64 characters)."""
         return (
             f"stored={self.stored},unchanged={self.unchanged},"
-            f"quarantined={self.quarantined},dropped={self.dropped}"
+            f"quarantined={self.quarantined},dropped={self.dropped},removed={self.removed}"
         )
 
 
@@ -101,8 +102,15 @@ def ingest(
     requested_patient_fhir_id: str,
     actor: Any = None,
     batch_size: int = BATCH_SIZE,
+    complete: bool = False,
 ) -> IngestReport:
-    """Store one sync's resources of one type for ``patient``; returns the counts."""
+    """Store one sync's resources of one type for ``patient``; returns the counts.
+
+    ``complete``: ``resources`` is everything the EHR lists of this type for the
+    patient (an unfiltered search, not an incremental one). Then stored rows it
+    no longer lists are removed (the EHR deleted them), unless the listing was
+    unreliable (a resource came twice); see ``_remove_unlisted``.
+    """
     resource_type = ResourceType(resource_type)  # ValueError for a type we do not sync
     if not _FHIR_ID.fullmatch(requested_patient_fhir_id):
         raise ValueError("requested_patient_fhir_id is not a FHIR id")
@@ -142,9 +150,35 @@ def ingest(
                 and (state.high_water is None or report.high_water > state.high_water)
             ):
                 state.high_water = report.high_water
+            if complete and not report.repeated:
+                report.removed = _remove_unlisted(patient, resource_type, report.seen, actor)
+                state.last_complete_at = state.last_synced_at
             state.save()
             _record_sync(patient, resource_type, actor, report, Outcome.SUCCESS)
     return report
+
+
+def _remove_unlisted(patient: Patient, resource_type: str, listed: set[str], actor: Any) -> int:
+    """Delete the stored resources of this type that the EHR's complete listing lacks.
+
+    A resource deleted on the EHR never appears in an incremental search, so
+    only a complete one can tell. One audit event per removed resource (ids).
+    """
+    gone = list(
+        FhirRecord.objects.filter(patient=patient, resource_type=resource_type)
+        .exclude(fhir_id__in=listed)
+        .values_list("pk", "fhir_id")
+    )
+    for _pk, fhir_id in gone:
+        record(
+            action=Action.RECORDS_REMOVED,
+            actor=actor,
+            patient_id=patient.pk,
+            object_type=resource_type,
+            object_id=fhir_id,
+        )
+    FhirRecord.objects.filter(pk__in=[pk for pk, _ in gone]).delete()
+    return len(gone)
 
 
 def _record_sync(
@@ -191,6 +225,8 @@ def _screen(
     except InvalidResource as error:
         _quarantine(patient, resource_type, fhir_id, QuarantineReason.INVALID, actor, error.reason)
         report.quarantined += 1
+        if fhir_id:
+            _saw(report, fhir_id)  # still listed by the EHR: a complete sync keeps its old copy
         return None
     if not fhir_id:
         _quarantine(patient, resource_type, "", QuarantineReason.NO_ID, actor)
@@ -220,10 +256,14 @@ def _screen(
     last_updated = _parse_instant(meta.get("lastUpdated"))
     if last_updated and (report.high_water is None or last_updated > report.high_water):
         report.high_water = last_updated
+    _saw(report, fhir_id)
+    return fhir_id, resource, str(version_id)[:64], last_updated
+
+
+def _saw(report: IngestReport, fhir_id: str) -> None:
     if fhir_id in report.seen:
         report.repeated += 1
     report.seen.add(fhir_id)
-    return fhir_id, resource, str(version_id)[:64], last_updated
 
 
 def _upsert(

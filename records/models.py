@@ -146,6 +146,8 @@ class SyncState(models.Model):
     resource_type = models.CharField(max_length=40, choices=ResourceType.choices)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     high_water = models.DateTimeField(null=True, blank=True)
+    # The last complete (not incremental) sync: the only kind that sees deletions.
+    last_complete_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "records_sync_state"

@@ -106,7 +106,8 @@ def sync_patient(
     try:
         for resource_type, narrowing in SYNCED_TYPES.items():
             params = {"patient": patient.fhir_id, "_count": str(PAGE_SIZE), **narrowing}
-            if high_water := _high_water(patient, resource_type):
+            high_water, complete = _incremental_from(patient, resource_type)
+            if not complete:
                 # "ge", not "gt": a resource changed in the same instant as the
                 # newest one stored is fetched again (and skipped as unchanged)
                 # rather than missed.
@@ -118,6 +119,7 @@ def sync_patient(
                     resources=client.search(resource_type, params),
                     requested_patient_fhir_id=patient.fhir_id,
                     actor=actor,
+                    complete=complete,
                 )
             except FhirError as error:
                 result.failed[resource_type] = error.reason
@@ -211,12 +213,19 @@ def _alert_foreign_resources(patient: Patient, dropped: dict[str, int]) -> None:
         )
 
 
-def _high_water(patient: Patient, resource_type: str):
-    return (
-        SyncState.objects.filter(patient=patient, resource_type=resource_type)
-        .values_list("high_water", flat=True)
-        .first()
+def _incremental_from(patient: Patient, resource_type: str):
+    """(the high-water mark, whether this sync must be complete instead of incremental).
+
+    Complete when nothing is stored yet, and every FHIR_COMPLETE_SYNC_INTERVAL:
+    only a complete listing shows what the EHR has deleted.
+    """
+    state = SyncState.objects.filter(patient=patient, resource_type=resource_type).first()
+    if state is None or state.high_water is None or state.last_complete_at is None:
+        return None, True
+    due = timezone.now() - state.last_complete_at > timedelta(
+        seconds=settings.FHIR_COMPLETE_SYNC_INTERVAL
     )
+    return state.high_water, due
 
 
 def last_synced(patient: Patient):

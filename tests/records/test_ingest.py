@@ -276,7 +276,7 @@ def test_it_records_one_sync_event_with_counts(patient):
         "Observation",
         Outcome.SUCCESS,
     )
-    assert event.object_id == "stored=1,unchanged=0,quarantined=1,dropped=0"
+    assert event.object_id == "stored=1,unchanged=0,quarantined=1,dropped=0,removed=0"
 
 
 def test_it_moves_the_high_water_mark_to_the_newest_last_updated(patient):

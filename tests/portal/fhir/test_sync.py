@@ -6,9 +6,11 @@ as they were, and the other types still sync.
 """
 
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from audit.actions import Action, Outcome
 from portal.crypto.scope import key_scope
@@ -305,3 +307,80 @@ def test_it_never_gives_one_mrn_to_two_patients(ehr, fhir_client_for, patient, m
     assert demographics(patient) is None
     event = events(action=Action.RECORDS_SYNC, object_type="Patient")[0]
     assert (event.object_id, event.outcome) == ("mrn_conflict", Outcome.FAILURE)
+
+
+# --- what the EHR deleted ----------------------------------------------------------
+
+
+def serve_labs(ehr, *labs):
+    healthy = good_ehr(ehr)
+    labs_page = Reply(body=bundle(list(labs)))
+    ehr.app = lambda request: (
+        labs_page if request.path.endswith("/Observation") else healthy(request)
+    )
+
+
+def lab_ids(patient) -> set[str]:
+    return set(
+        FhirRecord.objects.filter(patient=patient, resource_type="Observation").values_list(
+            "fhir_id", flat=True
+        )
+    )
+
+
+def test_a_complete_sync_removes_what_the_ehr_deleted(ehr, fhir_client_for, patient, settings):
+    settings.FHIR_COMPLETE_SYNC_INTERVAL = 3600
+    serve_labs(ehr, r.lab("kept"), r.lab("deleted-later"))
+    sync_patient(patient=patient, client=fhir_client_for(ehr))
+    serve_labs(ehr, r.lab("kept"))
+
+    # Incremental syncs cannot see a deletion: the row stays for now.
+    sync_patient(patient=patient, client=fhir_client_for(ehr))
+    assert lab_ids(patient) == {"kept", "deleted-later"}
+
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        result = sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    labs_query = [q for q in ehr.requests if q.path == "/fhir/Observation"][-1]
+    assert "_lastUpdated" not in labs_query.query  # the complete listing
+    assert result.reports["Observation"].removed == 1
+    assert lab_ids(patient) == {"kept"}
+    removed = events(action=Action.RECORDS_REMOVED)
+    assert [(e.patient_id, e.object_type, e.object_id) for e in removed] == [
+        (patient.pk, "Observation", "deleted-later")
+    ]
+
+
+def test_a_complete_sync_keeps_a_resource_the_ehr_now_sends_broken(
+    ehr, fhir_client_for, patient, settings
+):
+    settings.FHIR_COMPLETE_SYNC_INTERVAL = 0
+    serve_labs(ehr, r.lab("lab-1"))
+    sync_patient(patient=patient, client=fhir_client_for(ehr))
+    broken = r.lab("lab-1", version="2", updated="2026-10-09T09:30:00+00:00", value="high")
+    serve_labs(ehr, broken)
+
+    result = sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    assert result.reports["Observation"].quarantined == 1
+    assert result.reports["Observation"].removed == 0
+    assert FhirRecord.objects.get(patient=patient, fhir_id="lab-1").version_id == "1"
+
+
+@pytest.mark.parametrize("trouble", ["repeat", "failure"])
+def test_an_unreliable_listing_removes_nothing(ehr, fhir_client_for, patient, settings, trouble):
+    settings.FHIR_COMPLETE_SYNC_INTERVAL = 0
+    serve_labs(ehr, r.lab("a"), r.lab("b"))
+    sync_patient(patient=patient, client=fhir_client_for(ehr))
+    if trouble == "repeat":  # offset paging over a changing set: "b" may have been skipped
+        serve_labs(ehr, r.lab("a"), r.lab("a", version="2", updated="2026-10-09T09:30:00Z"))
+    else:
+        healthy = good_ehr(ehr)
+        ehr.app = lambda request: (
+            Reply(status=503) if request.path.endswith("/Observation") else healthy(request)
+        )
+
+    sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    assert lab_ids(patient) == {"a", "b"}
+    assert not events(action=Action.RECORDS_REMOVED)
