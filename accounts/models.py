@@ -97,11 +97,9 @@ class User(AbstractBaseUser):
         return False
 
     def has_perm(self, perm: str, obj: object = None) -> bool:
-        if perm in ADMIN_VIEW_ONLY_PERMS:
-            return self.is_active and self.is_staff
-        return self.has_module_perms(perm.split(".", 1)[0]) and perm.split(".", 1)[0] in (
-            ADMIN_MANAGED_APPS
-        )
+        if not (self.is_active and self.is_staff):
+            return False
+        return perm in ADMIN_VIEW_ONLY_PERMS or perm.split(".", 1)[0] in ADMIN_MANAGED_APPS
 
     def has_perms(self, perm_list, obj: object = None) -> bool:
         return all(self.has_perm(p, obj) for p in perm_list)

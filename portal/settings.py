@@ -200,24 +200,9 @@ FHIR_SIGNING_ALG = env("FHIR_SIGNING_ALG", "ES384")
 # A CA bundle to trust for the EHR instead of the system's (a private CA, or the
 # demo EHR's self-signed certificate).
 FHIR_CA_BUNDLE = env("FHIR_CA_BUNDLE")
-# The narrowest scopes the pages need: read and search of the types shown.
-FHIR_SCOPE = env(
-    "FHIR_SCOPE",
-    " ".join(
-        f"system/{t}.rs"
-        for t in (
-            "Patient",  # the patient's own demographics (name, birth date, MRN)
-            "Observation",
-            "Encounter",
-            "Condition",
-            "MedicationRequest",
-            "MedicationStatement",
-            "AllergyIntolerance",
-            "Immunization",
-            "DocumentReference",
-        )
-    ),
-)
+# Unset: the narrowest scopes the pages need, read and search of Patient and each
+# type the sync fetches (records.sync.default_scope()).
+FHIR_SCOPE = env("FHIR_SCOPE")
 # Sign-in queues a sync when the patient's data is older than this (seconds).
 FHIR_SYNC_STALE_AFTER = envint("FHIR_SYNC_STALE_AFTER", 15 * 60)
 # A type's sync is complete (not incremental) at least this often (seconds): only a

@@ -217,19 +217,19 @@ def _screen(
     raw_id = resource.get("id") if isinstance(resource, dict) else None
     fhir_id = raw_id if isinstance(raw_id, str) and _FHIR_ID.fullmatch(raw_id) else ""
     if not isinstance(resource, dict) or resource.get("resourceType") != resource_type:
-        _quarantine(patient, resource_type, fhir_id, QuarantineReason.WRONG_RESOURCE_TYPE, actor)
+        quarantine(patient, resource_type, fhir_id, QuarantineReason.WRONG_RESOURCE_TYPE, actor)
         report.quarantined += 1
         return None
     try:
         validate(resource)
     except InvalidResource as error:
-        _quarantine(patient, resource_type, fhir_id, QuarantineReason.INVALID, actor, error.reason)
+        quarantine(patient, resource_type, fhir_id, QuarantineReason.INVALID, actor, error.reason)
         report.quarantined += 1
         if fhir_id:
             _saw(report, fhir_id)  # still listed by the EHR: a complete sync keeps its old copy
         return None
     if not fhir_id:
-        _quarantine(patient, resource_type, "", QuarantineReason.NO_ID, actor)
+        quarantine(patient, resource_type, "", QuarantineReason.NO_ID, actor)
         report.quarantined += 1
         return None
     if _patient_reference(resource, resource_type) != expected_reference:
@@ -300,7 +300,7 @@ def _upsert(
         row.save()
 
 
-def _quarantine(
+def quarantine(
     patient: Patient,
     resource_type: str,
     fhir_id: str,
@@ -308,6 +308,7 @@ def _quarantine(
     actor: Any,
     detail: str = "",
 ) -> None:
+    """Keep ids and a reason code of a refused resource (never its content), audited."""
     Quarantine.objects.create(
         patient=patient,
         resource_type=resource_type,

@@ -10,7 +10,7 @@ from portal.crypto.blind_index import blind_index
 from portal.crypto.selectors import preload_keys
 from portal.models import PatientDemographics
 from records.charts import trend_chart
-from records.models import FhirRecord, Patient, SyncState
+from records.models import FhirRecord, Patient, ResourceType, SyncState
 from records.presenters import (
     TREND_KEY_LENGTH,
     Item,
@@ -26,15 +26,15 @@ from records.presenters import (
     visits,
 )
 
-OBSERVATION = "Observation"
-DIAGNOSTIC_REPORT = "DiagnosticReport"
-ENCOUNTER = "Encounter"
-CONDITION = "Condition"
-MEDICATION_REQUEST = "MedicationRequest"
-MEDICATION_STATEMENT = "MedicationStatement"
-ALLERGY = "AllergyIntolerance"
-IMMUNIZATION = "Immunization"
-DOCUMENT = "DocumentReference"
+OBSERVATION = ResourceType.OBSERVATION
+DIAGNOSTIC_REPORT = ResourceType.DIAGNOSTIC_REPORT
+ENCOUNTER = ResourceType.ENCOUNTER
+CONDITION = ResourceType.CONDITION
+MEDICATION_REQUEST = ResourceType.MEDICATION_REQUEST
+MEDICATION_STATEMENT = ResourceType.MEDICATION_STATEMENT
+ALLERGY = ResourceType.ALLERGY_INTOLERANCE
+IMMUNIZATION = ResourceType.IMMUNIZATION
+DOCUMENT = ResourceType.DOCUMENT_REFERENCE
 MEDICATIONS = [MEDICATION_REQUEST, MEDICATION_STATEMENT]
 SUMMARY_TYPES = [OBSERVATION, CONDITION, *MEDICATIONS, ALLERGY, ENCOUNTER]
 ALL_TYPES = [
@@ -110,15 +110,16 @@ def record_items(*, actor, patient: Patient, types: Iterable[str]) -> dict[str, 
 
 
 def last_synced(*, patient: Patient, types: Iterable[str]):
-    """When the oldest of these types was last synced (None: never)."""
-    times = [
-        t
-        for t in SyncState.objects.filter(
-            patient=patient, resource_type__in=list(types)
-        ).values_list("last_synced_at", flat=True)
-        if t is not None
-    ]
-    return min(times) if times else None
+    """When the oldest of these types was last synced; None when one never has."""
+    types = set(types)
+    times = dict(
+        SyncState.objects.filter(patient=patient, resource_type__in=types).values_list(
+            "resource_type", "last_synced_at"
+        )
+    )
+    if set(times) != types or None in times.values():
+        return None
+    return min(times.values())
 
 
 def record_counts(*, patient: Patient) -> dict[str, int]:

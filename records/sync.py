@@ -38,14 +38,16 @@ from portal.crypto.scope import key_scope
 from portal.fhir import FhirClient, FhirConfig, FhirError, InvalidResource, validate
 from portal.fhir.checks import smart_config
 from portal.models import PatientDemographics
+from records import selectors
 from records.demographics import from_fhir_patient
-from records.ingest import IngestReport, ingest
-from records.models import Patient, Quarantine, QuarantineReason, ResourceType, SyncState
+from records.ingest import IngestReport, ingest, quarantine
+from records.models import Patient, QuarantineReason, ResourceType, SyncState
 
 # The types the pages show, with the search parameters that narrow each to
 # what is shown. Nothing else is asked for.
 SYNCED_TYPES: dict[ResourceType, dict[str, str]] = {
     ResourceType.OBSERVATION: {"category": "laboratory"},
+    ResourceType.DIAGNOSTIC_REPORT: {"category": "LAB"},  # HL7 v2-0074, as US Core uses
     ResourceType.ENCOUNTER: {},
     ResourceType.DOCUMENT_REFERENCE: {},
     ResourceType.CONDITION: {},
@@ -90,8 +92,13 @@ def fhir_client() -> FhirClient:
         raise SyncUnavailable("no EHR configured")
     return FhirClient(
         FhirConfig(base_url=settings.FHIR_BASE_URL, ca_bundle=settings.FHIR_CA_BUNDLE or None),
-        smart=smart_config(),
+        smart=smart_config(settings.FHIR_SCOPE or default_scope()),
     )
+
+
+def default_scope() -> str:
+    """Read and search of the patient's own Patient resource and of each synced type."""
+    return " ".join(f"system/{t}.rs" for t in ["Patient", *SYNCED_TYPES])
 
 
 def sync_patient(
@@ -153,12 +160,8 @@ def _sync_demographics(patient: Patient, client: FhirClient, actor: Any) -> str:
         try:
             validate(found[0])
         except InvalidResource as error:
-            Quarantine.objects.create(
-                patient=patient,
-                resource_type="Patient",
-                fhir_id=patient.fhir_id,
-                reason=QuarantineReason.INVALID,
-                detail=error.reason[:200],
+            quarantine(
+                patient, "Patient", patient.fhir_id, QuarantineReason.INVALID, actor, error.reason
             )
             outcome = "invalid"
         else:
@@ -228,20 +231,8 @@ def _incremental_from(patient: Patient, resource_type: str):
     return state.high_water, due
 
 
-def last_synced(patient: Patient):
-    """When every shown type had last synced (the oldest of them), or None if one never has."""
-    times = list(
-        SyncState.objects.filter(patient=patient, resource_type__in=list(SYNCED_TYPES)).values_list(
-            "last_synced_at", flat=True
-        )
-    )
-    if len(times) < len(SYNCED_TYPES) or None in times:
-        return None
-    return min(times)
-
-
 def is_stale(patient: Patient) -> bool:
-    synced = last_synced(patient)
+    synced = selectors.last_synced(patient=patient, types=SYNCED_TYPES)
     return synced is None or timezone.now() - synced > timedelta(
         seconds=settings.FHIR_SYNC_STALE_AFTER
     )

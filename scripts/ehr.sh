@@ -107,22 +107,8 @@ start() {
 }
 
 stop() {
-    local pid
-    if pid=$(ehr_pid); then
-        echo "Stopping the demo EHR (pid $pid)"
-        kill -TERM "$pid"
-        for _ in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "The demo EHR did not stop in 10 s; killing it" >&2
-            kill -KILL "$pid"
-        fi
-    else
-        echo "The demo EHR is not running"
-    fi
-    rm -f "$PIDFILE" "$EHR/portal.env"
+    scripts/stop-pid.sh "$PIDFILE" 'sekmet serve' "The demo EHR" 10
+    rm -f "$EHR/portal.env"
 }
 
 status() {

@@ -67,7 +67,7 @@ fi
 echo $! >var/run/worker.pid
 (
     while kill -0 $$ 2>/dev/null; do sleep 2; done
-    scripts/stop-worker.sh
+    scripts/stop-pid.sh var/run/worker.pid "procrastinate worker" "the sync worker" 15
     [[ -n ${EHR_STARTED:-} ]] && scripts/ehr.sh stop
 ) >/dev/null 2>&1 9>&- &
 

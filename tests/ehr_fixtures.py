@@ -40,22 +40,13 @@ from cryptography.x509.oid import NameOID
 from ehr import config as ehr_config
 from ehr.seed import FhirWriter, SeedError
 from portal.fhir import FhirConfig, SmartConfig
+from records.sync import SYNCED_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 SEKMET = ROOT / "var/ehr/venv/bin/sekmet"
 EXAMPLES = ROOT / "var/cache/hl7.fhir.r4.examples-4.0.1"
-# The types the portal's record pages show, each found through its patient.
-SHOWN_TYPES = (
-    "Observation",
-    "DiagnosticReport",
-    "Encounter",
-    "Condition",
-    "MedicationRequest",
-    "MedicationStatement",
-    "AllergyIntolerance",
-    "Immunization",
-    "DocumentReference",
-)
+# The types the portal syncs and shows, each found through its patient.
+SHOWN_TYPES = tuple(SYNCED_TYPES)
 START_TIMEOUT = 60
 
 

@@ -1,4 +1,4 @@
-"""Start-up checks of the EHR connection's configuration (portal.E020 to E025, W020).
+"""Start-up checks of the EHR connection's configuration (portal.E020 to E024, W020).
 
 A half-set configuration fails at start-up, not at the first patient's sign-in.
 Nothing here opens a connection: whether the EHR answers is the sync's business.
@@ -45,8 +45,6 @@ def check_fhir_configuration(app_configs=None, **kwargs) -> list:
         errors += _key_errors()
     if settings.FHIR_CA_BUNDLE and not Path(settings.FHIR_CA_BUNDLE).is_file():
         errors.append(Error("FHIR_CA_BUNDLE is not a readable file.", id="portal.E024"))
-    if not settings.FHIR_SCOPE.split():
-        errors.append(Error("FHIR_SCOPE is empty.", id="portal.E025"))
     return errors
 
 
@@ -77,11 +75,11 @@ def check_fhir_configured_in_production(app_configs=None, **kwargs) -> list:
     return []
 
 
-def smart_config() -> SmartConfig:
+def smart_config(scope: str = "") -> SmartConfig:
     return SmartConfig(
         client_id=settings.FHIR_CLIENT_ID,
         private_key_file=Path(settings.FHIR_PRIVATE_KEY_FILE),
         key_id=settings.FHIR_KEY_ID,
-        scope=settings.FHIR_SCOPE,
+        scope=scope,
         algorithm=settings.FHIR_SIGNING_ALG,
     )

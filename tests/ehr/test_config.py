@@ -11,6 +11,7 @@ from joserfc import jwk
 from ehr import config
 from portal.fhir import SmartConfig
 from portal.fhir.auth import load_signing_key
+from records.sync import default_scope
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,8 +61,8 @@ def test_portal_env_names_everything_the_portal_needs_as_absolute_paths(tmp_path
     }
 
 
-def test_the_demo_ehr_registers_every_scope_the_portal_asks_for(settings):
-    assert set(settings.FHIR_SCOPE.split()) <= set(config.PORTAL_SCOPE.split())
+def test_the_demo_ehr_registers_every_scope_the_portal_asks_for():
+    assert set(default_scope().split()) <= set(config.PORTAL_SCOPE.split())
 
 
 def test_the_demo_ehr_accepts_only_the_read_scopes_the_portal_asks_for(tmp_path):

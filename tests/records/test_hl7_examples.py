@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db
 # The page that lists each type, and the display field that names an item.
 PAGES = {
     "Observation": ("records:labs", "code"),
+    "DiagnosticReport": ("records:labs", "code"),
     "Encounter": ("records:visits", "type"),
     "DocumentReference": ("records:visits", "type"),
     "Condition": ("records:problems", "code"),
@@ -38,14 +39,13 @@ PAGES = {
 
 
 def is_synced(resource: dict) -> bool:
-    """Whether the portal asks for this example (Observations: laboratory ones only)."""
-    resource_type = resource["resourceType"]
-    if resource_type not in SYNCED_TYPES:
+    """Whether the portal asks for this example (of its type, the category it narrows to)."""
+    narrowing = SYNCED_TYPES.get(resource["resourceType"])
+    if narrowing is None:
         return False
-    if resource_type != "Observation":
-        return True
-    return any(
-        coding.get("code") == "laboratory"
+    wanted = narrowing.get("category")
+    return wanted is None or any(
+        coding.get("code") == wanted
         for category in resource.get("category") or []
         for coding in category.get("coding") or []
     )

@@ -21,6 +21,7 @@ from tests.conftest import sign_in_fully
 from tests.records import resources as r
 
 PATIENT_ID = "job-test-patient"
+V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
 
 
 @pytest.fixture
@@ -117,3 +118,35 @@ def test_a_second_sync_fetches_only_what_changed_on_the_real_server(ehr_server, 
     row = FhirRecord.objects.get(patient=alice.patient, fhir_id="inc-lab-1")
     assert row.display["value"] == Decimal("6.9")  # sekmet keeps floats: 6.90 comes back 6.9
     assert row.version_id == "2"
+
+
+@pytest.mark.django_db
+def test_lab_reports_sync_and_imaging_reports_do_not(ehr_server, alice):
+    patient_id = "reports-test-patient"
+
+    def report(fhir_id, category):
+        return {
+            "resourceType": "DiagnosticReport",
+            "id": fhir_id,
+            "status": "final",
+            "category": [{"coding": [{"system": V2_0074, "code": category}]}],
+            "code": {"text": f"{category} report"},
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "conclusion": "Within normal limits.",
+        }
+
+    ehr_server.load(
+        [
+            {"resourceType": "Patient", "id": patient_id, "active": True},
+            report("rep-lab", "LAB"),
+            report("rep-rad", "RAD"),
+        ]
+    )
+    alice.patient.fhir_id = patient_id
+    alice.patient.save()
+    with FhirClient(ehr_server.fhir_config(), smart=ehr_server.smart_config()) as client:
+        result = sync_patient(patient=alice.patient, client=client)
+
+    assert result.ok
+    stored = FhirRecord.objects.filter(patient=alice.patient, resource_type="DiagnosticReport")
+    assert list(stored.values_list("fhir_id", flat=True)) == ["rep-lab"]

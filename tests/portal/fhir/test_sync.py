@@ -293,6 +293,8 @@ def test_it_quarantines_an_invalid_patient_resource(ehr, fhir_client_for, patien
     assert result.demographics == "invalid"
     assert demographics(patient) is None
     assert Quarantine.objects.get(resource_type="Patient").reason == "invalid"
+    quarantined = events(action=Action.RECORDS_QUARANTINE, object_type="Patient")
+    assert [e.object_id for e in quarantined] == [r.PATIENT_FHIR_ID]
 
 
 def test_it_never_gives_one_mrn_to_two_patients(ehr, fhir_client_for, patient, mallory):
