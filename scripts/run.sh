@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: set up, migrate, load the demo data and serve https://localhost:$PORT with
-# gunicorn in the foreground. One at a time per checkout; `make stop` ends it.
+# nginx in front of gunicorn, in the foreground (scripts/serve.sh). One at a time per
+# checkout; `make stop` ends it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -62,7 +63,7 @@ fi
 # The background worker (EHR syncs) runs beside gunicorn and ends with it: the
 # watcher below waits on this script's pid, which gunicorn keeps after exec.
 # Finished jobs are deleted (failed ones stay for inspection); rows hold a patient UUID only.
-.venv/bin/python manage.py procrastinate worker --queues sync --concurrency 2 \
+.venv/bin/python manage.py procrastinate worker --queues sync,mail --concurrency 2 \
     --delete-jobs successful >>var/log/worker.log 2>&1 9>&- &
 echo $! >var/run/worker.pid
 (
@@ -72,7 +73,5 @@ echo $! >var/run/worker.pid
 ) >/dev/null 2>&1 9>&- &
 
 echo "Serving Carebridge at https://localhost:$PORT (self-signed certificate; Ctrl-C or make stop to end)"
-exec .venv/bin/gunicorn portal.wsgi:application -c gunicorn.conf.py \
-    --certfile "${PORTAL_TLS_CERT:-$ROOT/var/tls/cert.pem}" \
-    --keyfile "${PORTAL_TLS_KEY:-$ROOT/var/tls/key.pem}" \
-    --pid "$PIDFILE"
+# nginx in front (TLS, slow clients), gunicorn behind it; serve.sh execs gunicorn.
+exec scripts/serve.sh portal.wsgi:application --pid "$PIDFILE"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings a checkout to the point where Carebridge can run (and, with --dev, be tested):
-# system packages, .venv, the local PostgreSQL cluster (unless DATABASE_URL is set),
+# system packages (nginx among them), .venv, the local PostgreSQL cluster (unless DATABASE_URL is set),
 # dev secrets under var/, the demo EHR's venv (var/ehr/venv), and with --dev the npm
 # packages the browser tests use and the HL7 examples the FHIR tests load.
 #
@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dev=false
 [[ ${1:-} == --dev ]] && dev=true
 
-deps=(--python --fonts)
+deps=(--python --fonts --nginx)
 [[ -n ${DATABASE_URL:-} ]] || deps+=(--postgres)
 $dev && deps+=(--chromium --node)
 scripts/system-deps.sh "${deps[@]}"

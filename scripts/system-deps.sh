@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Carebridge needs, only when they are missing.
 #
-#   scripts/system-deps.sh [--make] [--python] [--postgres] [--chromium] [--node] [--fonts]
+#   scripts/system-deps.sh [--make] [--python] [--postgres] [--nginx] [--chromium] [--node] [--fonts]
 #
 # Not root: uses sudo when there is one, otherwise prints what to install and exits 1.
 set -euo pipefail
@@ -25,6 +25,8 @@ for flag in "$@"; do
         --make) command -v make >/dev/null 2>&1 || packages+=(make) ;;
         --python) have_venv || packages+=(python3 python3-venv) ;;
         --postgres) have_initdb || packages+=(postgresql) ;;
+        # The front that terminates TLS and holds slow clients (scripts/serve.sh).
+        --nginx) command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || packages+=(nginx) ;;
         --chromium) [[ -x /usr/bin/chromium ]] || packages+=(chromium fonts-liberation) ;;
         --node) command -v npm >/dev/null 2>&1 || packages+=(npm) ;;
         # The PDF download's font (records/pdf.py).

@@ -1,4 +1,5 @@
-"""Browser tests: Debian's Chromium, driven by Playwright, against a real gunicorn over TLS.
+"""Browser tests: Debian's Chromium, driven by Playwright, against the real front over TLS
+(scripts/serve.sh: nginx in front of gunicorn, as `make run` serves it).
 
 The server is a separate process, so it sees only committed data: every test here
 requests `committed` (through `portal_server` and `page`), which makes pytest-django run
@@ -13,7 +14,6 @@ the suite must not run in that state.
 import http.client
 import importlib.util
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -31,6 +31,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from portal.access import Role
+from tests import front
 from tests.conftest import PASSWORD, device_of, totp_now
 
 HERE = Path(__file__).resolve().parent
@@ -45,11 +46,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-STARTUP_TIMEOUT = 20  # seconds for gunicorn to answer /healthz
-# The test process's environment, less what would change where or how the server listens
-# or send real e-mail, is the server's.
-SERVER_ENV_DROPPED_PREFIXES = ("GUNICORN_", "EMAIL_")
-SERVER_ENV_DROPPED = {"PORT", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+STARTUP_TIMEOUT = 20  # seconds for the portal to answer /healthz
+# The test process's environment, less what would send real e-mail, is the server's
+# (tests/front.py drops what would change where or how it listens).
+SERVER_ENV_DROPPED_PREFIXES = ("EMAIL_",)
+SERVER_ENV_DROPPED = {"DJANGO_ALLOW_ASYNC_UNSAFE"}
 # Secrets the server must share with the test process (variable: setting). The test
 # process may have read them from files in its var dir, which the server, with a var dir
 # of its own, would not find; so they are handed over as values.
@@ -112,7 +113,7 @@ def _free_port() -> int:
 
 @dataclass(eq=False)  # hashable by identity
 class PortalServer:
-    """One gunicorn serving the portal."""
+    """One front (nginx and gunicorn) serving the portal."""
 
     port: int
     proc: subprocess.Popen
@@ -130,14 +131,7 @@ class PortalServer:
         return self.log.stat().st_size
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                # The server runs in its own process group: end its workers too.
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        front.stop(self.proc)
 
 
 @dataclass
@@ -159,27 +153,21 @@ class ServerPool:
 
     def _start(self, idle_timeout: int, idle_warning: int) -> PortalServer:
         failures = []
-        for attempt in range(3):  # the free port may be taken before gunicorn binds it
+        for attempt in range(3):  # the free port may be taken before nginx binds it
             port = _free_port()
-            log = self.tmp / f"gunicorn-{idle_timeout}-{idle_warning}-{port}.log"
+            log = self.tmp / f"serve-{idle_timeout}-{idle_warning}-{port}.log"
             env = {
                 **self.env,
-                "PORT": str(port),
                 "PORTAL_IDLE_TIMEOUT": str(idle_timeout),
                 "PORTAL_IDLE_WARNING": str(idle_warning),
             }
-            command = [sys.executable, "-m", "gunicorn", "portal.wsgi:application"]
-            command += ["-c", str(ROOT / "gunicorn.conf.py")]
-            with log.open("wb") as out:
-                proc = subprocess.Popen(
-                    command,
-                    cwd=ROOT,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            proc = front.start(
+                app="portal.wsgi:application",
+                port=port,
+                run_dir=self.tmp / f"run-{port}",
+                log=log,
+                env=env,
+            )
             server = PortalServer(port=port, proc=proc, log=log)
             if self._wait_until_healthy(server):
                 return server
@@ -187,7 +175,7 @@ class ServerPool:
             failures.append(f"attempt {attempt + 1}, port {port}:\n{server.log_since()}")
             if "Address already in use" not in server.log_since():
                 break
-        pytest.fail("gunicorn did not become healthy:\n" + "\n".join(failures), pytrace=False)
+        pytest.fail("the portal did not become healthy:\n" + "\n".join(failures), pytrace=False)
 
     def _wait_until_healthy(self, server: PortalServer) -> bool:
         context = ssl.create_default_context(cafile=str(self.cert))
@@ -271,6 +259,12 @@ def _key_store_shared_with_the_server(settings, _portal_servers):
 
 
 @pytest.fixture
+def portal_cert(_portal_servers) -> Path:
+    """The certificate the portal servers present, to verify them with."""
+    return _portal_servers.cert
+
+
+@pytest.fixture
 def portal_server(committed, _portal_servers, request) -> Callable[..., str]:
     """portal_server(idle_timeout=900, idle_warning=120) -> "https://localhost:PORT".
 
@@ -287,7 +281,7 @@ def portal_server(committed, _portal_servers, request) -> Callable[..., str]:
     reports = request.node.stash.get(_reports, {})
     if any(report.failed for report in reports.values()):
         for server, offset in used.items():
-            print(f"--- gunicorn on port {server.port} ---", file=sys.stderr)
+            print(f"--- portal on port {server.port} ---", file=sys.stderr)
             print(server.log_since(offset), file=sys.stderr)
 
 
