@@ -113,11 +113,19 @@ def test_500_slow_clients_neither_stop_the_portal_nor_stay_connected(
         time.sleep(0.8)
     attack.join(timeout=ATTACK_SECONDS + BODY_TIMEOUT + 30)
     header, body = tallies["header"], tallies["body"]
+    slowest = max(seconds for _, seconds in home + health)
+    print(
+        f"{len(home)} page and {len(health)} /healthz probes, slowest {slowest:.3f} s; "
+        f"slow headers: {header.opened} connections, {len(header.cut_after)} cut, longest "
+        f"{max(header.cut_after, default=0):.1f} s; slow bodies: {body.opened} connections, "
+        f"{body.open_at_end} held to the end, cut {max(body.cut_after_silence, default=0):.1f} s "
+        "after falling silent"
+    )
 
     assert len(home) >= 20
     assert [status for status, _ in home] == [200] * len(home)
     assert [status for status, _ in health] == [200] * len(health)
-    assert max(seconds for _, seconds in home + health) < 1.0
+    assert slowest < 1.0
     # Every slow-header client got in and was cut off within the header timeout, again
     # after each reconnection; none outlived it.
     assert header.refused == 0
