@@ -39,7 +39,7 @@ test:
 	@# Pages are tested with the production static storage (hashed names from a manifest).
 	$(PY) manage.py collectstatic --noinput -v 0
 	@# EMAIL_HOST and FHIR_BASE_URL only satisfy the configuration check; nothing is contacted.
-	PORTAL_ENV=production ALLOWED_HOSTS=localhost EMAIL_HOST=smtp.example.org \
+	PORTAL_ENV=production ALLOWED_HOSTS=localhost PORTAL_BASE_URL=https://localhost EMAIL_HOST=smtp.example.org \
 		FHIR_BASE_URL=https://ehr.example.org/fhir FHIR_CLIENT_ID=carebridge FHIR_KEY_ID=check \
 		FHIR_PRIVATE_KEY_FILE=$(CURDIR)/var/fhir/client_key.pem \
 		PORTAL_KEKS_FILE=$(CURDIR)/var/keks PORTAL_BLIND_INDEX_KEY_FILE=$(CURDIR)/var/blind_index_key \

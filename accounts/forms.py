@@ -55,3 +55,39 @@ class BreakGlassForm(forms.Form):
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+
+class ReauthForm(forms.Form):
+    """Sudo mode: the password and a current code again, before a sensitive change."""
+
+    password = forms.CharField(
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+    method = forms.ChoiceField(choices=CodeForm.METHODS, initial="totp", widget=forms.HiddenInput)
+    token = forms.CharField(
+        label="Code",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class EmailChangeForm(forms.Form):
+    TAKEN = "Another account already uses that address. Enter a different one."
+
+    email = forms.EmailField(
+        label="New e-mail address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+        help_text="Password resets, e-mailed codes and notices go here from now on.",
+    )
+
+    def __init__(self, *args, current: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.current = current
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip()
+        if email.casefold() == self.current.casefold():
+            raise forms.ValidationError("That is already your address.")
+        return email

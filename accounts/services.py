@@ -3,6 +3,7 @@
 Each function changes state and records its audit event in one transaction.
 """
 
+import math
 import secrets
 import time
 import uuid
@@ -13,20 +14,30 @@ from django.contrib.auth import authenticate, login, logout, update_session_auth
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django_otp import login as otp_login
 from django_otp.models import Device
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import BreakGlassGrant, User, UserSession
-from accounts.session_store import CLIENT_IP, LAST_ACTIVITY, SESSION_ID, SIGNED_IN_AT, USER_AGENT
+from accounts.session_store import (
+    CLIENT_IP,
+    LAST_ACTIVITY,
+    REAUTH_AT,
+    SESSION_ID,
+    SIGNED_IN_AT,
+    USER_AGENT,
+)
+from accounts.tasks import account_email_later
 from audit.actions import Action, Outcome, Severity
 from audit.services import record
+from portal import throttle
 from portal.access import CLINICAL_ROLES, EMAIL_OTP_ROLES, Role
 from portal.net import client_ip
 from records.models import Patient
@@ -164,6 +175,7 @@ def totp_enrol_confirm(*, request: HttpRequest, user: User, token: str) -> list[
                 )
             codes = _new_backup_codes(user)
             del request.session[ENROL_DEVICE]
+            account_email_later(user=user, kind="second_factor_changed")
             _finish_second_factor(request, user, device)
             if replacing:
                 _end_other_sessions(request, user)
@@ -198,6 +210,7 @@ def backup_codes_regenerate(*, request: HttpRequest, user: User) -> list[str]:
         codes = _new_backup_codes(user)
         record(action=Action.BACKUP_CODES_CREATED, request=request, object_type="backup")
         _end_other_sessions(request, user)
+        account_email_later(user=user, kind="backup_codes_changed")
     return codes
 
 
@@ -237,7 +250,73 @@ def session_end(*, request: HttpRequest, user: User, session_id: uuid.UUID) -> b
     return bool(deleted)
 
 
+# --- Re-authentication ("sudo mode", accounts/reauth.py) ----------------------------
+
+REAUTH_REFUSED = "That password or code didn't work. Check both and try again."
+
+
+class ReauthLockedOut(SecondFactorError):
+    """Too many wrong passwords: django-axes locked the account here; this session ended."""
+
+
+def reauth_confirm(
+    *, request: HttpRequest, user: User, password: str, method: str, token: str
+) -> None:
+    """Confirm the password and a current second factor again; opens the sudo window.
+
+    The password goes through `authenticate`, so django-axes counts a wrong one
+    toward the sign-in lockout, and a lockout ends this session. The code is
+    checked only after the right password, and counts toward the device's
+    throttle. One message for every refusal: it never says which part was wrong.
+    """
+    checked = authenticate(request, username=user.username, password=password)
+    password_ok = checked is not None and checked.pk == user.pk
+    locked = bool(getattr(request, "axes_locked_out", False))
+    with transaction.atomic():
+        device = None
+        if password_ok:
+            device, _ = _code_accepted(user=user, method=method, token=token)
+        if device is not None:
+            request.session[REAUTH_AT] = time.time()
+        record(
+            action=Action.REAUTH,
+            outcome=Outcome.SUCCESS if device else Outcome.DENIED if locked else Outcome.FAILURE,
+            request=request,
+            object_type=method if password_ok else "password",
+        )
+    if locked:
+        logout(request)
+        raise ReauthLockedOut(REAUTH_REFUSED)
+    if device is None:
+        raise SecondFactorError(REAUTH_REFUSED)
+
+
 # --- Passwords and account state ----------------------------------------------------
+
+
+class EmailTakenError(ValueError):
+    """Another account has this e-mail address (ignoring case)."""
+
+
+def user_email_change(*, request: HttpRequest, user: User, email: str) -> None:
+    """Change the account's address; the old address is told, the new one gets nothing."""
+    old = user.email
+    try:
+        with transaction.atomic():
+            if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+                raise EmailTakenError(email)
+            user.email = User.objects.normalize_email(email)
+            user.save(update_fields=["email"])
+            record(
+                action=Action.EMAIL_CHANGE,
+                request=request,
+                object_type="accounts.user",
+                object_id=user.pk,
+            )
+            account_email_later(user=user, kind="email_changed", to=old)
+    except (EmailTakenError, IntegrityError) as error:
+        user.email = old
+        raise EmailTakenError(email) from error
 
 
 def password_change(*, request: HttpRequest, user: User, new_password: str) -> None:
@@ -247,22 +326,50 @@ def password_change(*, request: HttpRequest, user: User, new_password: str) -> N
         update_session_auth_hash(request, user)  # keeps this session, rotates its key
         _end_other_sessions(request, user)
         record(action=Action.PASSWORD_CHANGE, request=request)
+        account_email_later(user=user, kind="password_changed")
+
+
+def _reset_throttled(request: HttpRequest, email: str) -> str:
+    """The limit this reset request is over ("" if none); a request within both takes a slot."""
+    window = settings.PORTAL_RESET_LIMIT_WINDOW
+    limits = [
+        ("reset_client", client_ip(request), settings.PORTAL_RESET_LIMIT_PER_CLIENT),
+        ("reset_address", email, settings.PORTAL_RESET_LIMIT_PER_ADDRESS),
+    ]
+    for scope, key, limit in limits:
+        if not throttle.attempt(scope=scope, key=key, limit=limit, window=window).allowed:
+            return scope
+    return ""
 
 
 def password_reset_request(*, request: HttpRequest, form: PasswordResetForm) -> None:
-    """Mail a reset link if the address belongs to an active user; say nothing either way."""
+    """Queue a reset link if the address belongs to an active user; say nothing either way.
+
+    The mail goes out from the job queue (accounts/tasks.py), so a known address
+    answers as fast as an unknown one. Requests are rationed per e-mail address
+    and per client address; beyond that nothing is queued, and the caller
+    answers exactly as if it had been.
+    """
     email = form.cleaned_data["email"]
-    users = list(form.get_users(email))
-    for user in users:
-        record(action=Action.PASSWORD_RESET_REQUEST, request=request, actor=user)
-    if not users:
-        record(action=Action.PASSWORD_RESET_REQUEST, outcome=Outcome.FAILURE, request=request)
-    form.save(
-        request=request,
-        use_https=True,
-        subject_template_name="accounts/email/password_reset_subject.txt",
-        email_template_name="accounts/email/password_reset.txt",
-    )
+    with transaction.atomic():
+        users = list(form.get_users(email))
+        over = _reset_throttled(request, email)
+        if over:
+            for user in users or [None]:
+                record(
+                    action=Action.PASSWORD_RESET_REQUEST,
+                    outcome=Outcome.DENIED,
+                    request=request,
+                    actor=user,
+                    object_type="throttle",
+                    object_id=over,
+                )
+            return
+        for user in users:
+            account_email_later(user=user, kind="password_reset")
+            record(action=Action.PASSWORD_RESET_REQUEST, request=request, actor=user)
+        if not users:
+            record(action=Action.PASSWORD_RESET_REQUEST, outcome=Outcome.FAILURE, request=request)
 
 
 def password_reset_complete(*, request: HttpRequest, user: User) -> None:
@@ -270,6 +377,7 @@ def password_reset_complete(*, request: HttpRequest, user: User) -> None:
     with transaction.atomic():
         UserSession.objects.filter(user=user).delete()
         record(action=Action.PASSWORD_RESET, request=request, actor=user)
+        account_email_later(user=user, kind="password_changed")
 
 
 def patient_record_attach(*, user: User) -> None:
@@ -293,6 +401,9 @@ def user_deactivate(*, request: HttpRequest, user: User) -> None:
 
 # --- Emergency access ---------------------------------------------------------------
 
+# Wrong break-glass codes are counted under this throttle scope, per clinician.
+BREAK_GLASS_SCOPE = "break_glass"
+
 
 def break_glass_open(
     *,
@@ -311,10 +422,34 @@ def break_glass_open(
     """
     if actor.role not in CLINICAL_ROLES:
         raise PermissionDenied
+    window = settings.PORTAL_BREAK_GLASS_FAILURE_WINDOW
     with transaction.atomic():
-        device, throttled = _code_accepted(user=actor, method=method, token=token)
+        # Checked and counted in one transaction: the throttle's lock keeps a
+        # parallel request from slipping in between.
+        verdict = throttle.check(
+            scope=BREAK_GLASS_SCOPE,
+            key=actor.pk,
+            limit=settings.PORTAL_BREAK_GLASS_FAILURE_LIMIT,
+            window=window,
+        )
+        device = None
+        if verdict.allowed:
+            device = _break_glass_code_accepted(user=actor, method=method, token=token)
+            if device is None:
+                throttle.hit(scope=BREAK_GLASS_SCOPE, key=actor.pk, window=window)
+            else:
+                throttle.clear(scope=BREAK_GLASS_SCOPE, key=actor.pk)
         patient = Patient.objects.filter(pk=patient_id).first() if device else None
-        if patient is not None:
+        if not verdict.allowed:
+            record(
+                action=Action.BREAK_GLASS,
+                outcome=Outcome.DENIED,
+                request=request,
+                object_type="throttle",
+                object_id=BREAK_GLASS_SCOPE,
+                severity=Severity.HIGH,
+            )
+        elif patient is not None:
             grant = BreakGlassGrant.objects.create(
                 clinician=actor,
                 patient=patient,
@@ -330,7 +465,7 @@ def break_glass_open(
                 reason=reason,
                 severity=Severity.HIGH,
             )
-            transaction.on_commit(lambda: _tell_privacy_officer(request, grant))
+            transaction.on_commit(lambda: _tell_privacy_officer(grant))
         else:
             record(
                 action=Action.BREAK_GLASS,
@@ -339,17 +474,57 @@ def break_glass_open(
                 object_type="accounts.breakglassgrant",
                 severity=Severity.HIGH,
             )
+    if not verdict.allowed:
+        wait = math.ceil(verdict.retry_after / 60)
+        raise SecondFactorError(
+            f"Too many wrong codes for emergency access. Wait {wait} minute"
+            f"{'s' if wait != 1 else ''}, then try again. Signing in is not affected."
+        )
     if device is None:
-        raise _refusal(throttled)
+        raise _refusal(False)
     if patient is None:
         raise SecondFactorError("No patient has that id.")
     return grant
 
 
-def _tell_privacy_officer(request: HttpRequest, grant: BreakGlassGrant) -> None:
+def _break_glass_code_accepted(*, user: User, method: str, token: str) -> Device | None:
+    """Check a break-glass code without touching the device's sign-in throttle.
+
+    django-otp's verify_token() counts every failure on the device, and that
+    count is what throttles signing in; break-glass failures are counted apart
+    (BREAK_GLASS_SCOPE). The rest is as for sign-in: the device row is locked
+    while the code is checked, a TOTP step once accepted (here or at sign-in)
+    is never accepted again, and a backup code works once.
+    """
+    token = "".join(token.split())
+    if method == "totp":
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+        if device is None or not token.isdigit():
+            return None
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        totp.time = time.time()
+        if not totp.verify(int(token), device.tolerance, device.last_t + 1):
+            return None
+        device.last_t = totp.t()
+        device.set_last_used_timestamp(commit=False)
+        device.save(update_fields=["last_t", "last_used_at"])
+        return device
+    if method == "backup":
+        static = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+        match = static.token_set.filter(token=token).first() if static else None
+        if match is None:
+            return None
+        match.delete()
+        static.set_last_used_timestamp(commit=True)
+        return static
+    return None
+
+
+def _tell_privacy_officer(grant: BreakGlassGrant) -> None:
     if not settings.PORTAL_PRIVACY_OFFICER_EMAIL:
         return
-    review = request.build_absolute_uri(reverse("accounts:emergency_access_review"))
+    # From the configured address, never the request's Host (the client chooses that).
+    review = settings.PORTAL_BASE_URL + reverse("accounts:emergency_access_review")
     send_mail(
         "Carebridge: emergency access granted",
         f"Emergency access {grant.pk} was granted at {grant.granted_at:%Y-%m-%d %H:%M} UTC "

@@ -15,6 +15,8 @@ SIGNED_IN_AT = "_portal_signed_in_at"
 LAST_ACTIVITY = "_portal_last_activity"
 CLIENT_IP = "_portal_client_ip"
 USER_AGENT = "_portal_user_agent"
+# When the user last confirmed their password and a code again (sudo mode, accounts/reauth.py).
+REAUTH_AT = "_portal_reauth_at"
 
 
 def _when(timestamp: float | None) -> datetime | None:

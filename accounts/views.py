@@ -15,8 +15,16 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.forms import BreakGlassForm, CodeForm, EnrolForm, SignInForm
+from accounts.forms import (
+    BreakGlassForm,
+    CodeForm,
+    EmailChangeForm,
+    EnrolForm,
+    ReauthForm,
+    SignInForm,
+)
 from accounts.models import BreakGlassGrant
+from accounts.reauth import confirm_redirect, is_recent, recent_auth_required
 from accounts.session_store import LAST_ACTIVITY, SESSION_ID
 from portal.access import (
     ALL_ROLES,
@@ -144,11 +152,17 @@ def _qr_svg(uri: str) -> str:
 @sign_in_step
 @require_http_methods(["GET", "POST"])
 def enrol(request: HttpRequest) -> HttpResponse:
-    """Set up an authenticator app. Reached before the second factor only by users who have none."""
+    """Set up an authenticator app. Reached before the second factor only by users who have none.
+
+    Replacing the authenticator of a signed-in account is a sensitive change:
+    it needs a recent re-authentication (sudo mode), like the other ones.
+    """
     user = request.user
     if not user.is_verified() and selectors.has_second_factor(user=user):
         # Adding a device must never stand in for proving the existing one.
         return redirect(_step("accounts:verify", request))
+    if user.is_verified() and not is_recent(request):
+        return confirm_redirect(request)
     device = services.totp_enrol_start(request=request, user=user)
     form = EnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -192,11 +206,68 @@ def security(request: HttpRequest) -> HttpResponse:
         "current_id": request.session.get(SESSION_ID),
         "backup_codes_left": selectors.backup_codes_left(user=request.user),
         "email_fallback": selectors.email_device(user=request.user) is not None,
+        "reauth_recent": is_recent(request),
     }
     return render(request, "accounts/security.html", context)
 
 
 @roles(*ALL_ROLES)
+@require_http_methods(["GET", "POST"])
+def reauth(request: HttpRequest) -> HttpResponse:
+    """Sudo mode: the password and a current code again, then back to `next`."""
+    user = request.user
+    email_allowed = user.role in EMAIL_OTP_ROLES and selectors.email_device(user=user) is not None
+    method = request.POST.get("method") or request.GET.get("method") or "totp"
+    if method == "email" and not email_allowed:
+        method = "totp"
+    back = _next_url(request, "accounts:security")
+    if request.method == "POST" and "send_code" in request.POST:
+        if services.email_code_send(request=request, user=user):
+            messages.info(request, "We e-mailed you a code. It works for 10 minutes.")
+        else:
+            messages.warning(request, "Please wait a minute before asking for another code.")
+        query = urlencode({"method": "email", "next": back})
+        return redirect(f"{reverse('accounts:reauth')}?{query}")
+    form = ReauthForm(request.POST or None, initial={"method": method})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reauth_confirm(request=request, user=user, **form.cleaned_data)
+        except services.ReauthLockedOut:
+            return redirect("accounts:login")  # django-axes answers with its lockout page
+        except services.SecondFactorError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect(back)
+    context = {
+        "form": form,
+        "method": method,
+        "email_allowed": email_allowed,
+        "next": back,
+        "minutes": math.ceil(settings.PORTAL_REAUTH_SECONDS / 60),
+    }
+    return render(request, "accounts/reauth.html", context)
+
+
+@roles(*ALL_ROLES)
+@recent_auth_required
+@require_http_methods(["GET", "POST"])
+def email_change(request: HttpRequest) -> HttpResponse:
+    form = EmailChangeForm(request.POST or None, current=request.user.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_email_change(
+                request=request, user=request.user, email=form.cleaned_data["email"]
+            )
+        except services.EmailTakenError:
+            form.add_error("email", EmailChangeForm.TAKEN)
+        else:
+            messages.success(request, "E-mail address changed. We told your old address.")
+            return redirect("accounts:security")
+    return render(request, "accounts/email_change.html", {"form": form})
+
+
+@roles(*ALL_ROLES)
+@recent_auth_required
 @require_POST
 def sessions_end_others(request: HttpRequest) -> HttpResponse:
     ended = services.sessions_end_others(request=request, user=request.user)
@@ -205,6 +276,7 @@ def sessions_end_others(request: HttpRequest) -> HttpResponse:
 
 
 @roles(*ALL_ROLES)
+@recent_auth_required
 @require_POST
 def session_end(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     if services.session_end(request=request, user=request.user, session_id=session_id):
@@ -215,6 +287,7 @@ def session_end(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
 
 
 @roles(*ALL_ROLES)
+@recent_auth_required
 @require_POST
 def backup_codes(request: HttpRequest) -> HttpResponse:
     codes = services.backup_codes_regenerate(request=request, user=request.user)
@@ -226,6 +299,7 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
 
 
 @roles(*ALL_ROLES)
+@recent_auth_required
 @require_http_methods(["GET", "POST"])
 def password_change(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.user, request.POST or None)

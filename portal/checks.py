@@ -43,4 +43,12 @@ def check_production_configuration(app_configs=None, **kwargs) -> list:
                 id="portal.E005",
             )
         )
+    if not settings.PORTAL_BASE_URL.startswith("https://"):
+        errors.append(
+            Error(
+                "Set PORTAL_BASE_URL to the portal's public https:// address; links in "
+                "e-mail are built from it.",
+                id="portal.E006",
+            )
+        )
     return errors

@@ -179,12 +179,26 @@ AXES_VERBOSE = False
 AXES_ENABLE_ADMIN = False
 AXES_SENSITIVE_PARAMETERS = ["password", "token", "otp_token"]
 
+# Password-reset mail (portal/throttle.py, counted in the database): at most this
+# many requests per e-mail address, and per client address, in the window
+# (seconds). Beyond it the answer is the same "check your e-mail" page, with no
+# mail: the address's owner is not flooded and nothing tells a prober more.
+PORTAL_RESET_LIMIT_PER_ADDRESS = envint("PORTAL_RESET_LIMIT_PER_ADDRESS", 3)
+PORTAL_RESET_LIMIT_PER_CLIENT = envint("PORTAL_RESET_LIMIT_PER_CLIENT", 10)
+PORTAL_RESET_LIMIT_WINDOW = envint("PORTAL_RESET_LIMIT_WINDOW", 60 * 60)
+
 # Number of reverse proxies in front of the portal whose X-Forwarded-For we
-# trust. 0 (the default) means the header is ignored entirely.
+# trust. 0 (the default) means the header is ignored entirely; scripts/serve.sh
+# sets 1, for its own nginx.
 PORTAL_TRUSTED_PROXY_COUNT = envint("PORTAL_TRUSTED_PROXY_COUNT", 0)
 
 # --- Emergency access -------------------------------------------------------------
 PORTAL_BREAK_GLASS_MINUTES = envint("PORTAL_BREAK_GLASS_MINUTES", 60)
+# Wrong codes on the emergency-access form: this many per clinician in the window
+# (seconds) pause break-glass for that clinician. A counter of its own, so junk
+# codes here never lock the clinician out of signing in (nor the reverse).
+PORTAL_BREAK_GLASS_FAILURE_LIMIT = envint("PORTAL_BREAK_GLASS_FAILURE_LIMIT", 5)
+PORTAL_BREAK_GLASS_FAILURE_WINDOW = envint("PORTAL_BREAK_GLASS_FAILURE_WINDOW", 15 * 60)
 # Told (ids only) whenever emergency access is granted; unset means no mail.
 PORTAL_PRIVACY_OFFICER_EMAIL = env("PORTAL_PRIVACY_OFFICER_EMAIL")
 
@@ -217,7 +231,7 @@ FHIR_REFRESH_INTERVAL = envint("FHIR_REFRESH_INTERVAL", 5 * 60)
 PORTAL_PDF_FONT_DIR = env("PORTAL_PDF_FONT_DIR", "/usr/share/fonts/truetype/dejavu")
 
 # --- Background jobs (procrastinate, in PostgreSQL) -----------------------------
-PROCRASTINATE_IMPORT_PATHS = ["records.tasks"]
+PROCRASTINATE_IMPORT_PATHS = ["records.tasks", "accounts.tasks"]
 
 # --- Second factor ---------------------------------------------------------
 OTP_TOTP_ISSUER = "Carebridge"
@@ -252,6 +266,10 @@ PORTAL_IDLE_TIMEOUT = envint("PORTAL_IDLE_TIMEOUT", 15 * 60)
 PORTAL_IDLE_WARNING = envint("PORTAL_IDLE_WARNING", 2 * 60)
 PORTAL_SESSION_MAX_AGE = envint("PORTAL_SESSION_MAX_AGE", 12 * 60 * 60)
 SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_AGE
+# "Sudo mode": a sensitive account change (authenticator, backup codes, password,
+# e-mail address, ending sessions) needs the password and a code again within this
+# many seconds, so an unattended or stolen session cannot take the account over.
+PORTAL_REAUTH_SECONDS = envint("PORTAL_REAUTH_SECONDS", 5 * 60)
 
 CSRF_COOKIE_NAME = "__Host-csrftoken"
 CSRF_COOKIE_SECURE = True
@@ -305,6 +323,11 @@ STORAGES = {
 
 # --- E-mail ----------------------------------------------------------------------
 # Mail carries no PHI: codes, links and "you have a new message" only.
+# Links in mail are built from this address, never from a request's Host header
+# (which a client chooses). Production must set it (portal.E006).
+PORTAL_BASE_URL = env("PORTAL_BASE_URL").rstrip("/") or (
+    "" if PRODUCTION else f"https://localhost:{env('PORT', '8443')}"
+)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Carebridge <no-reply@localhost>")
 OTP_EMAIL_SENDER = DEFAULT_FROM_EMAIL
 if env("EMAIL_HOST"):

@@ -181,10 +181,14 @@ def committed(transactional_db):
     finished transactions, and a separate server process must see the data).
 
     After the test Django empties the tables with TRUNCATE, which the audit
-    tables refuse. Switching triggers off for that clean-up needs superuser
+    tables refuse (and leaves the job queue alone: emptied here). Switching
+    triggers off for that clean-up needs superuser
     rights: the local test cluster's role has them, the production role never
     does. The connection is closed after the clean-up, which resets it.
     """
     yield
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")
+        # procrastinate's tables are not Django's to flush: empty the queue here, so that
+        # the next test sees only the jobs it queued itself.
+        cursor.execute("TRUNCATE procrastinate_jobs CASCADE")

@@ -4,6 +4,7 @@ from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.actions import Action, Outcome
+from tests.accounts.test_reauth import reauthenticate
 from tests.audit_helpers import last_event
 from tests.conftest import sign_in_fully, sign_in_password, totp_from_secret
 
@@ -64,6 +65,7 @@ def test_it_replaces_the_authenticator_and_ends_other_sessions(make_client, alic
     sign_in_fully(phone, alice)
     sign_in_fully(laptop, alice)
     old = TOTPDevice.objects.get(user=alice)
+    reauthenticate(laptop, alice)
     secret = laptop.get(ENROL).context["secret"]
     laptop.post(ENROL, {"token": totp_from_secret(secret)})
     assert list(TOTPDevice.objects.filter(user=alice)) != [old]

@@ -6,6 +6,7 @@ from django.test import override_settings
 
 from accounts.models import UserSession
 from audit.actions import Action
+from tests.accounts.test_reauth import reauthenticate
 from tests.audit_helpers import events, last_event
 from tests.conftest import sign_in_fully
 
@@ -100,6 +101,7 @@ def test_it_ends_all_other_sessions_on_request(make_client, alice, mallory):
     sign_in_fully(phone, alice)
     sign_in_fully(laptop, alice)
     sign_in_fully(other, mallory)
+    reauthenticate(laptop, alice)
     laptop.post("/accounts/security/sessions/end-others/")
     assert phone.get("/patient/").status_code == 302
     assert laptop.get("/patient/").status_code == 200
@@ -112,6 +114,7 @@ def test_it_cannot_end_another_users_session_by_its_id(make_client, alice, mallo
     sign_in_fully(attacker, mallory)
     sign_in_fully(victim, alice)
     victim_session = UserSession.objects.get(user=alice)
+    reauthenticate(attacker, mallory)
     attacker.post(f"/accounts/security/sessions/{victim_session.public_id}/end/")
     assert victim.get("/patient/").status_code == 200
     assert events(Action.SESSION_ENDED) == []
@@ -121,6 +124,7 @@ def test_it_ends_other_sessions_when_the_password_changes(make_client, alice):
     phone, laptop = make_client(), make_client()
     sign_in_fully(phone, alice)
     sign_in_fully(laptop, alice)
+    reauthenticate(laptop, alice)
     response = laptop.post(
         "/accounts/security/password/",
         {
@@ -137,6 +141,7 @@ def test_it_ends_other_sessions_when_the_password_changes(make_client, alice):
 
 def test_it_rejects_a_short_or_common_password_and_keeps_the_form(client, alice):
     sign_in_fully(client, alice)
+    reauthenticate(client, alice)
     response = client.post(
         "/accounts/security/password/",
         {
@@ -154,6 +159,7 @@ def test_it_ends_other_sessions_when_the_second_factor_changes(make_client, alic
     phone, laptop = make_client(), make_client()
     sign_in_fully(phone, alice)
     sign_in_fully(laptop, alice)
+    reauthenticate(laptop, alice)
     laptop.post("/accounts/security/backup-codes/")
     assert phone.get("/patient/").status_code == 302
     assert laptop.get("/patient/").status_code == 200

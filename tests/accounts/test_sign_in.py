@@ -85,7 +85,10 @@ def test_it_throttles_repeated_wrong_codes_even_with_the_right_one_after(client,
 
 
 def test_it_accepts_a_backup_code_once(client, make_client, carol):
+    from tests.accounts.test_reauth import reauthenticate
+
     sign_in_fully(client, carol)
+    reauthenticate(client, carol)
     codes = client.post("/accounts/security/backup-codes/").context["codes"]
     assert len(codes) == 10
 

@@ -62,6 +62,15 @@ def security_page(portal, cast):
     assert portal.at("/accounts/security/"), portal.page.url
 
 
+def reauth_page(portal, cast):
+    """Sudo mode's confirm page, reached by opening a sensitive change."""
+    portal.sign_in_fully(cast["alice"])
+    portal.goto("/accounts/security/email/")
+    assert portal.at("/accounts/security/confirm/", next="/accounts/security/email/"), (
+        portal.page.url
+    )
+
+
 def _record_page(path: str):
     """A page of alice's record, with real records in it."""
 
@@ -115,6 +124,7 @@ PAGES = [
     enrol_page,
     patient_home,
     security_page,
+    reauth_page,
     *RECORD_PAGES,
     clinician_record_page,
 ]

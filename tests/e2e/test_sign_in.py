@@ -2,10 +2,11 @@
 
 import time
 
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from accounts.services import _new_backup_codes
-from tests.conftest import totp_from_secret
+from tests.conftest import PASSWORD, device_of, totp_from_secret, totp_now
 
 # The short inactivity settings of the idle tests, in seconds.
 IDLE_TIMEOUT = 8
@@ -90,6 +91,40 @@ def test_it_lets_staff_sign_in_with_a_backup_code(open_portal, carol):
     portal.wait_for("/staff/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Staff home")
     expect(page.get_by_text("Signed in as Dr Carol Chen")).to_be_visible()
+
+
+def confirm_its_me(portal, user) -> None:
+    """On the sudo-mode confirm page: the password and the authenticator's next code."""
+    portal.wait_for("/accounts/security/confirm/")
+    # A code works once: forgetting the step used to sign in stands in for waiting.
+    TOTPDevice.objects.filter(user=user).update(last_t=-1)
+    portal.page.get_by_label("Password").fill(PASSWORD)
+    portal.page.get_by_label("Code").fill(totp_now(device_of(user)))
+    portal.page.get_by_role("button", name="Confirm").click()
+
+
+def test_it_asks_a_signed_in_patient_to_confirm_before_showing_a_new_secret(open_portal, alice):
+    portal = open_portal()
+    page = portal.page
+    portal.sign_in_fully(alice)
+    portal.goto("/accounts/security/")
+    page.get_by_role("link", name="Move to a new phone or authenticator app").click()
+
+    portal.wait_for("/accounts/security/confirm/", next="/accounts/sign-in/enrol/")
+    expect(page.locator("#totp-secret")).to_have_count(0)
+    page.get_by_label("Password").fill("not the right password")
+    page.get_by_label("Code").fill("000000")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "That password or code didn't work. Check both and try again."
+    )
+
+    confirm_its_me(portal, alice)
+    portal.wait_for("/accounts/sign-in/enrol/")
+    secret = page.locator("#totp-secret").get_attribute("data-secret")
+    page.get_by_label("6-digit code from your app").fill(totp_from_secret(secret))
+    page.get_by_role("button", name="Turn on two-step sign-in").click()
+    expect(page.locator("#backup-codes li")).to_have_count(10)
 
 
 def test_it_shows_the_generic_error_for_a_wrong_password_and_keeps_the_username(open_portal, alice):

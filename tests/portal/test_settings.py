@@ -40,7 +40,7 @@ def test_it_names_each_missing_production_setting(tmp_path):
         ["manage.py", "check", "--deploy"], PORTAL_ENV="production", DJANGO_SECRET_KEY_FILE=str(key)
     )
     assert result.returncode != 0
-    for code in ("portal.E002", "portal.E003", "portal.E005"):
+    for code in ("portal.E002", "portal.E003", "portal.E005", "portal.E006"):
         assert code in result.stderr
     assert "portal.E001" not in result.stderr
 
@@ -79,9 +79,12 @@ def test_it_never_turns_debug_on_in_production():
     assert result.stdout.strip() == "False"
 
 
-def test_it_passes_with_every_secret_given(tmp_path):
-    # The same files scripts/dev-secrets.py writes for development, here in a
-    # scratch directory, handed over as a production deployment would.
+def production_env(tmp_path: Path) -> dict[str, str]:
+    """A complete production configuration.
+
+    The same files scripts/dev-secrets.py writes for development, here in a
+    scratch directory, handed over as a production deployment would.
+    """
     var = tmp_path / "var"
     subprocess.run(
         [sys.executable, "scripts/dev-secrets.py", "--var-dir", str(var)],
@@ -89,16 +92,31 @@ def test_it_passes_with_every_secret_given(tmp_path):
         check=True,
         capture_output=True,
     )
-    result = run(
-        ["manage.py", "check", "--deploy", "--fail-level", "ERROR"],
-        PORTAL_ENV="production",
-        DJANGO_SECRET_KEY_FILE=str(var / "secret_key"),
-        ALLOWED_HOSTS="portal.example.org",
-        DATABASE_URL="postgres://u:p@127.0.0.1:1/x",
-        EMAIL_HOST="smtp.example.org",
-        PORTAL_KEKS_FILE=str(var / "keks"),
-        PORTAL_BLIND_INDEX_KEY_FILE=str(var / "blind_index_key"),
-        PORTAL_KEY_STORE_DIR=str(var / "keystore"),
-        PORTAL_AUDIT_SIGNING_KEY_FILE=str(var / "audit_signing_key"),
-    )
+    return {
+        "PORTAL_ENV": "production",
+        "DJANGO_SECRET_KEY_FILE": str(var / "secret_key"),
+        "ALLOWED_HOSTS": "portal.example.org",
+        "DATABASE_URL": "postgres://u:p@127.0.0.1:1/x",
+        "EMAIL_HOST": "smtp.example.org",
+        "PORTAL_BASE_URL": "https://portal.example.org",
+        "PORTAL_KEKS_FILE": str(var / "keks"),
+        "PORTAL_BLIND_INDEX_KEY_FILE": str(var / "blind_index_key"),
+        "PORTAL_KEY_STORE_DIR": str(var / "keystore"),
+        "PORTAL_AUDIT_SIGNING_KEY_FILE": str(var / "audit_signing_key"),
+    }
+
+
+CHECK = ["manage.py", "check", "--deploy", "--fail-level", "ERROR"]
+
+
+def test_it_passes_with_every_secret_given(tmp_path):
+    result = run(CHECK, **production_env(tmp_path))
     assert result.returncode == 0, result.stderr
+
+
+def test_it_refuses_production_without_a_base_url_for_links_in_mail(tmp_path):
+    complete = production_env(tmp_path)
+    for base_url in ("", "http://portal.example.org"):
+        result = run(CHECK, **{**complete, "PORTAL_BASE_URL": base_url})
+        assert result.returncode != 0
+        assert "portal.E006" in result.stderr
