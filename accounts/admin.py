@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.forms import BaseUserCreationForm
 
 from accounts import services
-from accounts.models import CareTeam, User
+from accounts.models import User
 from portal.access import Role
 
 
@@ -72,12 +72,3 @@ class UserAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # Accounts are deactivated, never deleted: the audit trail names them.
         return False
-
-
-@admin.register(CareTeam)
-class CareTeamAdmin(admin.ModelAdmin):
-    list_display = ("name",)
-    search_fields = ("name",)
-    filter_horizontal = ("members",)
-    # Patients are picked by id; administrators see no clinical content.
-    raw_id_fields = ("patients",)

@@ -25,7 +25,7 @@ from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import BreakGlassGrant, User, UserSession
+from accounts.models import User, UserSession
 from accounts.session_store import (
     CLIENT_IP,
     LAST_ACTIVITY,
@@ -37,10 +37,10 @@ from accounts.session_store import (
 from accounts.tasks import account_email_later
 from audit.actions import Action, Outcome, Severity
 from audit.services import record
+from patients.models import BreakGlassGrant, Patient
 from portal import throttle
 from portal.access import CLINICAL_ROLES, EMAIL_OTP_ROLES, Role
 from portal.net import client_ip
-from records.models import Patient
 from records.sync import sync_on_sign_in
 
 ENROL_DEVICE = "_portal_enrol_device"

@@ -42,16 +42,10 @@ from django.utils.dateparse import parse_datetime
 
 from audit.actions import Action, Outcome, Severity
 from audit.services import record
+from patients.models import Patient
 from portal.crypto.scope import key_scope
 from portal.fhir import InvalidResource, validate
-from records.models import (
-    FhirRecord,
-    Patient,
-    Quarantine,
-    QuarantineReason,
-    ResourceType,
-    SyncState,
-)
+from records.models import FhirRecord, Quarantine, QuarantineReason, ResourceType, SyncState
 
 BATCH_SIZE = 100
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")

@@ -4,13 +4,12 @@ from collections.abc import Iterable, Iterator
 
 from django.db.models import Count
 
-from accounts.models import CareTeam
+from patients.models import CareTeam, Patient, PatientDemographics
 from portal.access import Role, clinical_patients, via_break_glass
 from portal.crypto.blind_index import blind_index
 from portal.crypto.selectors import preload_keys
-from portal.models import PatientDemographics
 from records.charts import trend_chart
-from records.models import FhirRecord, Patient, ResourceType, SyncState
+from records.models import FhirRecord, ResourceType, SyncState
 from records.presenters import (
     TREND_KEY_LENGTH,
     Item,

@@ -5,8 +5,8 @@ from django.http import HttpRequest
 
 from accounts import services as account_services
 from accounts.models import User
+from patients.models import Patient
 from portal.crypto.services import patient_shred
-from records.models import Patient
 
 
 def patient_dispose(*, request: HttpRequest, patient: Patient, reason: str) -> None:

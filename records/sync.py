@@ -34,14 +34,14 @@ from procrastinate import exceptions as procrastinate_exceptions
 
 from audit.actions import Action, Outcome
 from audit.services import record
+from patients.models import Patient, PatientDemographics
 from portal.crypto.scope import key_scope
 from portal.fhir import FhirClient, FhirConfig, FhirError, InvalidResource, validate
 from portal.fhir.checks import smart_config
-from portal.models import PatientDemographics
 from records import selectors
 from records.demographics import from_fhir_patient
 from records.ingest import IngestReport, ingest, quarantine
-from records.models import Patient, QuarantineReason, ResourceType, SyncState
+from records.models import QuarantineReason, ResourceType, SyncState
 
 # The types the pages show, with the search parameters that narrow each to
 # what is shown. Nothing else is asked for.

@@ -9,7 +9,7 @@ import logging
 from django.db import connection
 from procrastinate.contrib.django import app
 
-from records.models import Patient
+from patients.models import Patient
 from records.sync import SyncUnavailable, sync_patient
 
 logger = logging.getLogger(__name__)

@@ -10,12 +10,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.actions import Action, Outcome, Severity
 from audit.services import record
+from patients.models import Patient, PatientDemographics
 from portal.access import CLINICAL_ROLES, Role, access_patient, roles, via_break_glass
-from portal.models import PatientDemographics
 from records import pdf, selectors, services, sync
 from records.bundle import bundle_chunks
 from records.forms import MrnLookupForm, ShredConfirmIdForm, ShredConfirmWordForm
-from records.models import Patient
 
 
 @roles(*CLINICAL_ROLES)

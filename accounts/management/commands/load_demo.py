@@ -22,11 +22,11 @@ from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
-from accounts.models import CareTeam, User
+from accounts.models import User
 from ehr import demo_data
+from patients.models import CareTeam, PatientDemographics
 from portal.access import EMAIL_OTP_ROLES, Role
 from portal.crypto.scope import key_scope
-from portal.models import PatientDemographics
 from records.demographics import from_fhir_patient
 
 # Demo patient → their id on the demo EHR.
