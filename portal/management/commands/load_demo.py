@@ -8,6 +8,9 @@ The demo patients are linked to their records on the demo EHR (ehr/demo_data.py
 seeds it with the same ids), with demographics taken from those Patient
 resources, and put on one care team with Dr Chen and Nurse Park, so that
 signing in shows real-looking records without any manual step.
+
+It lives in the shell (portal), not in accounts: it seeds every app at once,
+from accounts to records and the demo EHR.
 """
 
 import base64
