@@ -143,6 +143,8 @@ class UserSession(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls):
+        # Django's pairing: the store names this model at its top, so the model
+        # finds its store late (as django.contrib.sessions does).
         from accounts.session_store import SessionStore
 
         return SessionStore
