@@ -2,7 +2,9 @@
 
 Each view is its policy, then form → selector or service → render. The selectors
 resolve the patient (404 alike for missing and not yours) and record the view
-event; no view here touches the ORM, the access helpers or the audit recorder.
+event; no view here calls the access helpers or the audit recorder (a test
+checks), and only the administrator's disposal page, which shows a patient's
+id and nothing of their record, looks a row up itself.
 Every record page comes twice: ``<page>_own`` for the signed-in patient under
 /patient/records/ and ``<page>_staff`` for clinicians under /staff/patients/<uuid>/.
 """
