@@ -7,8 +7,12 @@ nothing, so forgetting a declaration fails closed; tests/portal/test_urlconf.py
 walks the URLconf to prove every route has one.
 """
 
+from collections.abc import Callable
+from functools import wraps
+from typing import TypeVar
+
 from django.db.models import Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed
 from django.utils import timezone
 
 from patients.models import Patient
@@ -26,6 +30,8 @@ from portal.policy import (
     view_policy,
 )
 
+V = TypeVar("V", bound=Callable[..., object])
+
 __all__ = [
     "ALL_ROLES",
     "CLINICAL_ROLES",
@@ -36,6 +42,7 @@ __all__ = [
     "Role",
     "access_patient",
     "clinical_patients",
+    "patient_methods",
     "public",
     "roles",
     "sign_in_step",
@@ -80,3 +87,24 @@ def via_break_glass(*, actor, patient) -> bool:
     if actor.role not in CLINICAL_ROLES:
         return False
     return not patient.care_teams.filter(members=actor).exists()
+
+
+def patient_methods(*methods: str) -> Callable[[V], V]:
+    """``require_http_methods`` for a view under a patient id, the access check first.
+
+    Someone else's (or no one's) patient id is a 404 whatever the method, so a 405
+    never tells that the patient exists; only for a patient the actor may see does
+    a method the view does not take answer 405.
+    """
+
+    def decorate(view: V) -> V:
+        @wraps(view)
+        def checked(request, *args, patient_id, **kwargs):
+            if request.method not in methods:
+                access_patient(actor=request.user, patient_id=patient_id)
+                return HttpResponseNotAllowed(methods)
+            return view(request, *args, patient_id=patient_id, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate
