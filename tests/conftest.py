@@ -21,7 +21,7 @@ from accounts.models import User
 from portal.access import Role
 from records.models import Patient
 
-pytest_plugins = ["tests.ehr_fixtures"]
+pytest_plugins = ["tests.ehr_fixtures", "tests.fake_ehr"]
 
 PASSWORD = "correct horse battery staple"
 # Hashing once keeps the suite fast while every login still runs Argon2.
