@@ -21,3 +21,7 @@ def test_it_bans_in_audit_everything_the_project_bans_but_the_audit_models():
     assert "audit.models" in project
     assert audit == {name: ban for name, ban in project.items() if name != "audit.models"}
 
+
+def test_it_bans_salted_hmac_and_cryptography_outside_portal_crypto():
+    project = banned_api(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"])
+    assert {"cryptography", "django.utils.crypto.salted_hmac"} <= project.keys()
