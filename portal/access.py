@@ -6,19 +6,32 @@ nothing, so forgetting a declaration fails closed; tests/portal/test_urlconf.py
 walks the URLconf to prove every route has one.
 """
 
+import uuid
 from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, TypeVar
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import models
+from django.http import HttpRequest, HttpResponseBase
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
+    from accounts.models import User
     from records.models import Patient
 
-V = TypeVar("V", bound=Callable[..., object])
+V = TypeVar("V", bound=Callable[..., HttpResponseBase])
+
+
+class SignedInRequest(HttpRequest):
+    """For type checking only: the request of a view behind ``@roles(...)``.
+
+    AccessPolicyMiddleware lets such a view run only for a signed-in user with a
+    verified second factor, so ``request.user`` is a ``User`` there, never anonymous.
+    """
+
+    user: "User"
 
 
 class Role(models.TextChoices):
@@ -72,7 +85,9 @@ def roles(*allowed: Role) -> Callable[[V], V]:
     return decorate
 
 
-def view_policy(view_func: Callable, namespace: str) -> tuple[Policy | None, frozenset[Role]]:
+def view_policy(
+    view_func: Callable[..., object], namespace: str
+) -> tuple[Policy | None, frozenset[Role]]:
     """The declared policy of a resolved view, or (None, ∅) when it declares none."""
     if namespace.split(":")[0] in NAMESPACE_ROLES and not hasattr(view_func, "access_policy"):
         return Policy.ROLES, NAMESPACE_ROLES[namespace.split(":")[0]]
@@ -83,7 +98,7 @@ def view_policy(view_func: Callable, namespace: str) -> tuple[Policy | None, fro
 # --- Which patients an actor may see ------------------------------------------------
 
 
-def clinical_patients(actor) -> "QuerySet[Patient]":
+def clinical_patients(actor: "User") -> "QuerySet[Patient]":
     """The patients whose clinical data the actor may see, and no others.
 
     A patient sees themself; physicians and nurses see the patients of their
@@ -95,7 +110,7 @@ def clinical_patients(actor) -> "QuerySet[Patient]":
 
     from records.models import Patient
 
-    if actor.role == Role.PATIENT:
+    if actor.role == Role.PATIENT and actor.patient_id is not None:
         return Patient.objects.filter(pk=actor.patient_id)
     if actor.role in CLINICAL_ROLES:
         return Patient.objects.filter(
@@ -108,7 +123,7 @@ def clinical_patients(actor) -> "QuerySet[Patient]":
     return Patient.objects.none()
 
 
-def access_patient(*, actor, patient_id) -> "Patient":
+def access_patient(*, actor: "User", patient_id: uuid.UUID) -> "Patient":
     """The patient, if the actor may see them; 404 alike for "missing" and "not yours"."""
     from django.http import Http404
 
@@ -118,7 +133,7 @@ def access_patient(*, actor, patient_id) -> "Patient":
     return patient
 
 
-def via_break_glass(*, actor, patient) -> bool:
+def via_break_glass(*, actor: "User", patient: "Patient") -> bool:
     """Whether the actor sees this patient only through an emergency grant."""
     if actor.role not in CLINICAL_ROLES:
         return False

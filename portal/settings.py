@@ -41,7 +41,7 @@ def envbool(name: str, default: bool = False) -> bool:
 
 def envint(name: str, default: int) -> int:
     value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    return int(value) if value else default
 
 
 def envsecret(name: str, default_file: Path | None = None) -> str:
