@@ -15,8 +15,9 @@ safeguards' work taken out: the same view function (resolved from the same
 URL) is called directly with a plain request, so no middleware runs (no
 session, 2FA gate, access policy or security headers); its selector reads the
 same rows, as the same JSON text, from a plain copy of the table
-(``bench_plain_record``), so no key is unwrapped and nothing decrypted; and
-the audit recorder is a no-op. Query, JSON decoding, presenters, sorting and
+(``bench_plain_record``), so no key is unwrapped and nothing decrypted; the
+access helper hands back the patient without a check; and the audit recorder
+is a no-op. Query, JSON decoding, presenters, sorting and
 the template are the same code. Both must show the 500 rows; the page must
 write one audit event per request and the baseline none.
 
@@ -129,15 +130,24 @@ def _plain_model():
     return plain
 
 
-def _without_safeguards(plain) -> ExitStack:
-    """Patches that take decryption and auditing out of the view's own code path."""
+def _without_safeguards(plain, patient) -> ExitStack:
+    """Patches that take decryption, the access check and auditing out of the page's code.
+
+    The recorder and the access helper are replaced wherever the page's modules
+    hold them (the views, or the selectors once those scope and audit), so the
+    baseline follows the code; bench() checks that it then records nothing.
+    """
     import records.selectors
     import records.views
 
     stack = ExitStack()
     stack.enter_context(mock.patch.object(records.selectors, "FhirRecord", plain))
     stack.enter_context(mock.patch.object(records.selectors, "preload_keys", return_value=None))
-    stack.enter_context(mock.patch.object(records.views, "record", return_value=None))
+    for module in (records.views, records.selectors):
+        if hasattr(module, "record"):
+            stack.enter_context(mock.patch.object(module, "record", return_value=None))
+        if hasattr(module, "access_patient"):
+            stack.enter_context(mock.patch.object(module, "access_patient", return_value=patient))
     return stack
 
 
@@ -198,7 +208,7 @@ def bench() -> list[dict]:
 
     def baseline() -> float:
         before = _events()
-        with _without_safeguards(plain):
+        with _without_safeguards(plain, patient):
             start = time.perf_counter_ns()
             request = factory.get(URL, secure=True)
             request.user = user
