@@ -4,6 +4,7 @@ from django.contrib.auth.forms import BaseUserCreationForm
 
 from accounts import services
 from accounts.models import CareTeam, User
+from audit.services import audit_context
 from portal.access import Role
 
 
@@ -67,7 +68,7 @@ class UserAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if deactivating:
             # Ends every session of the account at once, not at its next request.
-            services.user_deactivate(request=request, user=obj)
+            services.user_deactivate(actor=request.user, user=obj, context=audit_context(request))
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # Accounts are deactivated, never deleted: the audit trail names them.

@@ -36,7 +36,7 @@ from accounts.session_store import (
 )
 from accounts.tasks import account_email_later
 from audit.actions import Action, Outcome, Severity
-from audit.services import record
+from audit.services import AuditContext, record
 from portal import throttle
 from portal.access import CLINICAL_ROLES, EMAIL_OTP_ROLES, Role
 from portal.net import client_ip
@@ -386,14 +386,15 @@ def patient_record_attach(*, user: User) -> None:
         user.patient = Patient.objects.create()
 
 
-def user_deactivate(*, request: HttpRequest, user: User) -> None:
+def user_deactivate(*, actor: User, user: User, context: AuditContext | None = None) -> None:
     with transaction.atomic():
         user.is_active = False
         user.save(update_fields=["is_active"])
         UserSession.objects.filter(user=user).delete()
         record(
             action=Action.ACCOUNT_DEACTIVATED,
-            request=request,
+            actor=actor,
+            context=context,
             object_type="accounts.user",
             object_id=user.pk,
         )

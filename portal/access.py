@@ -9,11 +9,12 @@ walks the URLconf to prove every route has one.
 import uuid
 from collections.abc import Callable
 from enum import StrEnum
+from functools import wraps
 from typing import TYPE_CHECKING, TypeVar
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import models
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -138,3 +139,26 @@ def via_break_glass(*, actor: "User", patient: "Patient") -> bool:
     if actor.role not in CLINICAL_ROLES:
         return False
     return not patient.care_teams.filter(members=actor).exists()
+
+
+def patient_methods(*methods: str) -> Callable[[V], V]:
+    """``require_http_methods`` for a view under a patient id, the access check first.
+
+    Someone else's (or no one's) patient id is a 404 whatever the method, so a 405
+    never tells that the patient exists; only for a patient the actor may see does
+    a method the view does not take answer 405.
+    """
+
+    def decorate(view: V) -> V:
+        @wraps(view)
+        def checked(
+            request: SignedInRequest, *args: object, patient_id: uuid.UUID, **kwargs: object
+        ) -> HttpResponseBase:
+            if request.method not in methods:
+                access_patient(actor=request.user, patient_id=patient_id)
+                return HttpResponseNotAllowed(methods)
+            return view(request, *args, patient_id=patient_id, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate

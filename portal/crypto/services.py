@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.actions import Action, Outcome, Severity
-from audit.services import record
+from audit.services import AuditContext, record
 from portal.crypto import envelope, keyring, selectors
 from portal.crypto.errors import DecryptionError, InvalidCiphertext, ValueDisposed
 from portal.crypto.models import PatientKey, PHIModel
@@ -192,7 +192,11 @@ class ShredReport:
 
 
 def patient_shred(
-    *, patient_id: uuid.UUID, actor: User | None = None, reason: str = ""
+    *,
+    patient_id: uuid.UUID,
+    actor: User | None = None,
+    reason: str = "",
+    context: AuditContext | None = None,
 ) -> ShredReport:
     """Destroy the patient's data key: every value encrypted under it becomes unreadable,
     also in database dumps taken earlier (the key-store share is gone).
@@ -232,6 +236,7 @@ def patient_shred(
                 object_type="portal.patientkey",
                 object_id=patient_id,
                 reason=reason,
+                context=context,
             )
         destroyed = keyring.key_store().destroy(patient_id)
     if (scope := current_scope()) is not None:
