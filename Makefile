@@ -54,8 +54,9 @@ bench:
 	scripts/setup.sh --dev
 	$(PY) bench/run.py
 
-## make lint: ruff only
+## make lint: ruff, then mypy (django-stubs; settings from the development defaults above)
 lint:
-	@[[ -x .venv/bin/ruff ]] || scripts/setup.sh --dev
+	@[[ -x .venv/bin/ruff && -x .venv/bin/mypy ]] || scripts/setup.sh --dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -108,7 +109,7 @@ def _horizon() -> int:
     """
     with connection.cursor() as cursor:
         cursor.execute(HORIZON_SQL)
-        return cursor.fetchone()[0]
+        return int(cursor.fetchone()[0])
 
 
 def seal_pending(batch: int = SEAL_BATCH) -> int:
@@ -183,7 +184,7 @@ _SEALED_ROWS = f"""SELECT s.seq, s.prev_hash, s.hash, s.event_id, {_COLUMNS}
     FROM audit_seal s LEFT JOIN audit_event e ON e.id = s.event_id ORDER BY s.seq"""  # noqa: S608
 
 
-def _sealed_rows(chunk: int) -> Iterator[tuple]:
+def _sealed_rows(chunk: int) -> Iterator[tuple[Any, ...]]:
     """Every seal with its event's canonical values; call inside a transaction.
 
     The next chunk is fetched while this one is hashed (psycopg releases the

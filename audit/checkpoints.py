@@ -52,7 +52,7 @@ def signed_heads() -> SignedHeads:
         heads.setdefault(seq, []).append((cp_id, digest))
         newest = at
     max_age = settings.AUDIT_CHECKPOINT_MAX_AGE
-    if max_age and heads and timezone.now() - newest > timedelta(seconds=max_age):
+    if max_age and newest is not None and timezone.now() - newest > timedelta(seconds=max_age):
         problem = f"the newest checkpoint is older than {max_age} s: checkpoints may be missing"
         return SignedHeads(heads, count, problem)
     return SignedHeads(heads, count)

@@ -7,7 +7,7 @@ from portal.crypto import signing
 
 
 @register(Tags.security, deploy=True)
-def check_audit_signing_key(app_configs=None, **kwargs) -> list:
+def check_audit_signing_key(app_configs: object = None, **kwargs: object) -> list[Error]:
     if not settings.AUDIT_SIGNING_KEY:
         if not settings.PRODUCTION:
             return []

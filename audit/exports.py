@@ -20,17 +20,19 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from audit import manifest as manifest_format
 from audit import selectors, services
 from audit.actions import Action
 from audit.chain import CANONICAL_FIELDS, _plain
+from audit.models import AuditExport
 from portal.crypto import signing
+from portal.policy import SignedInRequest
 
 KINDS = ("events", "changes")
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
@@ -51,7 +53,7 @@ CHANGE_ACTIONS = {0: "create", 1: "update", 2: "delete", 3: "access"}
 FLUSH_AT = 64 * 1024
 
 
-def _event_cells(row: tuple) -> list:
+def _event_cells(row: tuple[Any, ...]) -> list[Any]:
     cells = [_plain(v) for v in row[:-2]]
     seq, digest = row[-2], row[-1]
     sealed = digest is not None
@@ -59,7 +61,7 @@ def _event_cells(row: tuple) -> list:
     return cells
 
 
-def _change_cells(row: tuple) -> list:
+def _change_cells(row: tuple[Any, ...]) -> list[Any]:
     (pk, at, actor_id, app, model, object_pk, object_repr, action, changes, addr, cid) = row
     return [
         pk,
@@ -75,26 +77,26 @@ def _change_cells(row: tuple) -> list:
     ]
 
 
-def _encoder(fmt: str, columns: tuple[str, ...], out: io.StringIO) -> Callable[[list], object]:
+def _encoder(fmt: str, columns: tuple[str, ...], out: io.StringIO) -> Callable[[list[Any]], object]:
     if fmt == "csv":
         writer = csv.writer(out)
         writer.writerow(columns)
 
-        def write_csv(cells: list) -> object:
+        def write_csv(cells: list[Any]) -> object:
             return writer.writerow(
                 [json.dumps(c) if isinstance(c, dict | list) else c for c in cells]
             )
 
         return write_csv
 
-    def write_jsonl(cells: list) -> object:
+    def write_jsonl(cells: list[Any]) -> object:
         line = json.dumps(dict(zip(columns, cells, strict=True)), ensure_ascii=False)
         return out.write(line + "\n")
 
     return write_jsonl
 
 
-def filters_json(filters: dict) -> dict:
+def filters_json(filters: dict[str, Any]) -> dict[str, Any]:
     """The search filters as the manifest records them (ids and times as text)."""
 
     def text(value: object) -> object:
@@ -112,8 +114,8 @@ def stream(
     actor_id: uuid.UUID,
     kind: str,
     fmt: str,
-    filters: dict,
-    rows: Iterable[tuple] | None = None,
+    filters: dict[str, Any],
+    rows: Iterable[tuple[Any, ...]] | None = None,
 ) -> Iterator[bytes]:
     """Yield the encoded export, then sign and store its manifest.
 
@@ -166,11 +168,11 @@ def stream(
         services.export_manifest_store(export_id=export_id, actor_id=actor_id, manifest=manifest)
 
 
-def _edge(columns: tuple[str, ...], cells: list | None) -> dict | None:
+def _edge(columns: tuple[str, ...], cells: list[Any] | None) -> dict[str, Any] | None:
     return manifest_format.edge(dict(zip(columns, cells, strict=True))) if cells else None
 
 
-def _query(kind: str, filters: dict) -> Iterator[tuple]:
+def _query(kind: str, filters: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
     chunk = settings.AUDIT_EXPORT_CHUNK
     if kind == "events":
         qs = selectors.event_filter(filters=filters).order_by("id")
@@ -182,7 +184,7 @@ def _query(kind: str, filters: dict) -> Iterator[tuple]:
 
 
 def export_start(
-    *, request: HttpRequest, kind: str, fmt: str, filters: dict
+    *, request: "SignedInRequest", kind: str, fmt: str, filters: dict[str, Any]
 ) -> tuple[uuid.UUID, Iterator[bytes]]:
     """Record the export (before a byte leaves), then hand back its stream."""
     signing.current_public_key()  # no key, no export: its manifest could not be signed
@@ -200,6 +202,6 @@ def filename(*, kind: str, fmt: str, export_id: uuid.UUID) -> str:
     return f"audit-{kind}-{export_id}.{fmt}"
 
 
-def signed_manifest(export) -> dict:
+def signed_manifest(export: "AuditExport") -> dict[str, Any]:
     """A stored export's manifest as the auditor downloads it."""
     return manifest_format.with_signature(export.manifest, export.key_id, bytes(export.signature))

@@ -1,4 +1,5 @@
 import uuid
+from typing import Any
 
 from django import forms
 
@@ -53,8 +54,8 @@ class TrailSearchForm(forms.Form):
             raise forms.ValidationError("No user has that username. Enter a username or user id.")
         return found
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if since and until and since >= until:
             self.add_error("until", "The end of the time range must come after its start.")

@@ -16,18 +16,19 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from portal.crypto import signing
 
 CONTEXT = "carebridge audit export manifest v1"
 
 
-def signed_bytes(manifest: dict) -> bytes:
+def signed_bytes(manifest: dict[str, Any]) -> bytes:
     doc = {k: v for k, v in manifest.items() if k != "signature"}
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def with_signature(manifest: dict, key_id: str, signature: bytes) -> dict:
+def with_signature(manifest: dict[str, Any], key_id: str, signature: bytes) -> dict[str, Any]:
     return {
         **manifest,
         "signature": {
@@ -38,12 +39,12 @@ def with_signature(manifest: dict, key_id: str, signature: bytes) -> dict:
     }
 
 
-def edge(row: dict) -> dict:
+def edge(row: dict[str, Any]) -> dict[str, Any]:
     """How the manifest names the first or last row."""
     return {k: row.get(k) for k in ("id", "chain_seq", "chain_hash")}
 
 
-def _rows(path: Path, file_format: str) -> Iterator[dict]:
+def _rows(path: Path, file_format: str) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8", newline="") as f:
         if file_format == "csv":
             yield from csv.DictReader(f)
@@ -52,7 +53,7 @@ def _rows(path: Path, file_format: str) -> Iterator[dict]:
                 yield json.loads(line)
 
 
-def _normalise(row: dict) -> dict:
+def _normalise(row: dict[str, Any]) -> dict[str, Any]:
     """CSV cells are text: compare ids and positions as the manifest writes them."""
     out = edge(row)
     for key in ("id", "chain_seq"):
@@ -63,7 +64,7 @@ def _normalise(row: dict) -> dict:
     return out
 
 
-def problems(data: Path, manifest: dict, public_key: str) -> list[str]:
+def problems(data: Path, manifest: dict[str, Any], public_key: str) -> list[str]:
     """What is wrong with this data file and manifest; empty when the export is intact."""
     found = []
     sig = manifest.get("signature") or {}
@@ -97,11 +98,12 @@ def problems(data: Path, manifest: dict, public_key: str) -> list[str]:
         found.append(
             f"the data file has {count} rows, the manifest says {manifest.get('row_count')}"
         )
-    for name, row in (("first", first), ("last", last)):
-        if (_normalise(row) if row else None) != manifest.get(name):
+    for name, edge_row in (("first", first), ("last", last)):
+        if (_normalise(edge_row) if edge_row else None) != manifest.get(name):
             found.append(f"the {name} row differs from the manifest's")
     return found
 
 
-def load(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
+def load(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded

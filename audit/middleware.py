@@ -1,5 +1,7 @@
 """Names the signed-in user and client address on django-auditlog's change rows."""
 
+from collections.abc import Callable
+
 from auditlog.context import set_actor
 from django.http import HttpRequest, HttpResponse
 
@@ -9,7 +11,7 @@ from portal.net import client_ip
 class ChangeLogActorMiddleware:
     """auditlog's own middleware trusts X-Forwarded-For; portal.net decides that here."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

@@ -6,6 +6,7 @@ content; staff names come from accounts for display.
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
@@ -16,10 +17,10 @@ from django.http import Http404
 
 from audit.actions import Action, Severity
 from audit.models import AuditEvent, AuditExport
-from portal.policy import STAFF_ROLES, Role
+from portal.policy import STAFF_ROLES, Actor, Role
 
 
-def _require(actor, role: Role) -> None:
+def _require(actor: Actor, role: Role) -> None:
     # The views' @roles policy already decides this; a selector called from
     # elsewhere must not widen it.
     if getattr(actor, "role", None) != role:
@@ -35,7 +36,7 @@ def user_id_for(*, username: str) -> uuid.UUID | None:
     )
 
 
-def event_filter(*, filters: dict) -> QuerySet[AuditEvent]:
+def event_filter(*, filters: dict[str, Any]) -> QuerySet[AuditEvent]:
     qs = AuditEvent.objects.all()
     for field, lookup in (
         ("user", "actor_id"),
@@ -50,9 +51,9 @@ def event_filter(*, filters: dict) -> QuerySet[AuditEvent]:
     return qs
 
 
-def change_filter(*, filters: dict) -> QuerySet[LogEntry]:
+def change_filter(*, filters: dict[str, Any]) -> QuerySet[LogEntry]:
     """auditlog's change rows: only the user and time filters apply to them."""
-    qs = LogEntry.objects.all()
+    qs: QuerySet[LogEntry] = LogEntry.objects.all()
     for field, lookup in (
         ("user", "actor_id"),
         ("since", "timestamp__gte"),
@@ -70,7 +71,7 @@ class EventPage:
     older: int | None  # pass as ?before= for the next page
 
 
-def event_page(*, actor, filters: dict, size: int) -> EventPage:
+def event_page(*, actor: Actor, filters: dict[str, Any], size: int) -> EventPage:
     """Newest first, by keyset on id (a count of millions of rows is never needed)."""
     _require(actor, Role.AUDITOR)
     qs = event_filter(filters=filters)
@@ -90,18 +91,18 @@ def event_page(*, actor, filters: dict, size: int) -> EventPage:
         .values_list("pk", "username")
     )
     return EventPage(
-        [(e, names.get(e.actor_id, "")) for e in rows],
+        [(e, names.get(e.actor_id, "") if e.actor_id else "") for e in rows],
         rows[0].pk if rows and more_newer else None,
         rows[-1].pk if rows and more_older else None,
     )
 
 
-def export_list(*, actor, limit: int = 10) -> list[AuditExport]:
+def export_list(*, actor: Actor, limit: int = 10) -> list[AuditExport]:
     _require(actor, Role.AUDITOR)
     return list(AuditExport.objects.filter(actor_id=actor.pk).order_by("-created_at")[:limit])
 
 
-def access_export(*, actor, export_id: uuid.UUID) -> AuditExport:
+def access_export(*, actor: Actor, export_id: uuid.UUID) -> AuditExport:
     _require(actor, Role.AUDITOR)
     found = AuditExport.objects.filter(pk=export_id).first()
     if found is None:
@@ -124,7 +125,9 @@ def _what(event: AuditEvent) -> str:
     return Action(event.action).label if event.action in Action.values else event.action
 
 
-def record_access_page(*, actor, number: object, size: int) -> tuple[Page, list[RecordAccess]]:
+def record_access_page(
+    *, actor: Actor, number: str | None, size: int
+) -> tuple[Page[Any], list[RecordAccess]]:
     """Every staff access to the patient's own data, newest first."""
     _require(actor, Role.PATIENT)
     qs = AuditEvent.objects.filter(

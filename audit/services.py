@@ -3,6 +3,7 @@
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -15,6 +16,7 @@ from audit.chain import seal_pending
 from audit.models import AuditCheckpoint, AuditEvent, AuditExport, AuditSeal
 from portal.crypto import signing
 from portal.net import client_ip
+from portal.policy import Actor
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def record(
     action: Action,
     outcome: Outcome = Outcome.SUCCESS,
     request: HttpRequest | None = None,
-    actor=None,
+    actor: Actor | None = None,
     actor_id: uuid.UUID | None = None,
     patient_id: uuid.UUID | None = None,
     object_type: str = "",
@@ -116,7 +118,9 @@ def checkpoint_create() -> AuditCheckpoint | None:
     return checkpoint
 
 
-def export_manifest_store(*, export_id: uuid.UUID, actor_id: uuid.UUID, manifest: dict) -> dict:
+def export_manifest_store(
+    *, export_id: uuid.UUID, actor_id: uuid.UUID, manifest: dict[str, Any]
+) -> dict[str, Any]:
     """Sign a finished export's manifest and keep it; returns it with its signature."""
     manifest = {**manifest, "context": manifest_format.CONTEXT, "export_id": str(export_id)}
     key_id, signature = signing.sign(manifest_format.signed_bytes(manifest))

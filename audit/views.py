@@ -2,17 +2,17 @@ import json
 import uuid
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import exports, selectors
 from audit.forms import TrailSearchForm
-from portal.policy import Role, roles
+from portal.policy import Role, SignedInRequest, roles
 
 
-def _workspace(request: HttpRequest, form: TrailSearchForm, status: int = 200) -> HttpResponse:
+def _workspace(request: SignedInRequest, form: TrailSearchForm, status: int = 200) -> HttpResponse:
     page = None
     if form.is_valid():
         page = selectors.event_page(
@@ -25,14 +25,14 @@ def _workspace(request: HttpRequest, form: TrailSearchForm, status: int = 200) -
 
 @roles(Role.AUDITOR)
 @require_GET
-def workspace(request: HttpRequest) -> HttpResponse:
+def workspace(request: SignedInRequest) -> HttpResponse:
     form = TrailSearchForm(request.GET)
     return _workspace(request, form, status=200 if form.is_valid() else 400)
 
 
 @roles(Role.AUDITOR)
 @require_POST
-def export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
+def export(request: SignedInRequest, kind: str, fmt: str) -> StreamingHttpResponse | HttpResponse:
     form = TrailSearchForm(request.POST)
     if not form.is_valid():
         return _workspace(request, form, status=400)
@@ -50,7 +50,7 @@ def export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
 
 @roles(Role.AUDITOR)
 @require_GET
-def export_manifest(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
+def export_manifest(request: SignedInRequest, export_id: uuid.UUID) -> HttpResponse:
     found = selectors.access_export(actor=request.user, export_id=export_id)
     body = json.dumps(exports.signed_manifest(found), indent=2, sort_keys=True)
     response = HttpResponse(body + "\n", content_type="application/json")
@@ -62,7 +62,7 @@ def export_manifest(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
 
 @roles(Role.PATIENT)
 @require_GET
-def who_viewed(request: HttpRequest) -> HttpResponse:
+def who_viewed(request: SignedInRequest) -> HttpResponse:
     page, accesses = selectors.record_access_page(
         actor=request.user, number=request.GET.get("page"), size=settings.AUDIT_PAGE_SIZE
     )

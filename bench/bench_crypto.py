@@ -14,7 +14,8 @@ encrypted fields, loaded from PostgreSQL, each timed over many repetitions
   fetched with one query by ``preload_keys``).
 
 The baseline is raw AES-256-GCM decryption of the same 200 ciphertexts, with
-the same associated data and ready-made key objects, in the same run.
+the same associated data and ready-made key objects, in the same run. The
+target is the ratio to it (``*_decrypt_vs_raw``); the milliseconds are context.
 """
 
 import json
@@ -37,7 +38,6 @@ ROWS = 50
 FIELDS = ("code", "value", "unit", "note")
 LIST_FIELDS = ("given_name", "family_name", "birth_date", "mrn")
 REPEAT = 300
-TARGET_MS = 5.0
 TARGET_RATIO = 3.0
 
 
@@ -139,7 +139,7 @@ def _figures(prefix: str, timings: dict[str, float], raw: float) -> list[dict]:
             "name": f"crypto_{prefix}_decrypt",
             "value": timings["decrypt"],
             "unit": "ms",
-            "target": f"<= {TARGET_MS:g}",
+            "target": None,
             "baseline": raw,
         },
         {

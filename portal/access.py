@@ -7,12 +7,13 @@ nothing, so forgetting a declaration fails closed; tests/portal/test_urlconf.py
 walks the URLconf to prove every route has one.
 """
 
+import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar
 
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseBase, HttpResponseNotAllowed
 from django.utils import timezone
 
 from patients.models import Patient
@@ -22,15 +23,17 @@ from portal.policy import (
     EMAIL_OTP_ROLES,
     NAMESPACE_ROLES,
     STAFF_ROLES,
+    Actor,
     Policy,
     Role,
+    SignedInRequest,
     public,
     roles,
     sign_in_step,
     view_policy,
 )
 
-V = TypeVar("V", bound=Callable[..., object])
+V = TypeVar("V", bound=Callable[..., HttpResponseBase])
 
 __all__ = [
     "ALL_ROLES",
@@ -38,8 +41,10 @@ __all__ = [
     "EMAIL_OTP_ROLES",
     "NAMESPACE_ROLES",
     "STAFF_ROLES",
+    "Actor",
     "Policy",
     "Role",
+    "SignedInRequest",
     "access_patient",
     "clinical_patients",
     "patient_methods",
@@ -54,27 +59,27 @@ __all__ = [
 # --- Which patients an actor may see ------------------------------------------------
 
 
-def clinical_patients(actor) -> QuerySet[Patient]:
+def clinical_patients(actor: Actor) -> QuerySet[Patient]:
     """The patients whose clinical data the actor may see, and no others.
 
     A patient sees themself; physicians and nurses see the patients of their
     care teams and those of an unexpired break-glass grant; every other role
     sees no clinical data at all.
     """
-    if actor.role == Role.PATIENT:
+    if actor.role == Role.PATIENT and actor.patient_id is not None:
         return Patient.objects.filter(pk=actor.patient_id)
     if actor.role in CLINICAL_ROLES:
         return Patient.objects.filter(
-            Q(care_teams__members=actor)
+            Q(care_teams__members=actor.pk)
             | Q(
-                break_glass_grants__clinician=actor,
+                break_glass_grants__clinician=actor.pk,
                 break_glass_grants__expires_at__gt=timezone.now(),
             )
         ).distinct()
     return Patient.objects.none()
 
 
-def access_patient(*, actor, patient_id) -> Patient:
+def access_patient(*, actor: Actor, patient_id: uuid.UUID) -> Patient:
     """The patient, if the actor may see them; 404 alike for "missing" and "not yours"."""
     patient = clinical_patients(actor).filter(pk=patient_id).first()
     if patient is None:
@@ -82,11 +87,11 @@ def access_patient(*, actor, patient_id) -> Patient:
     return patient
 
 
-def via_break_glass(*, actor, patient) -> bool:
+def via_break_glass(*, actor: Actor, patient: Patient) -> bool:
     """Whether the actor sees this patient only through an emergency grant."""
     if actor.role not in CLINICAL_ROLES:
         return False
-    return not patient.care_teams.filter(members=actor).exists()
+    return not patient.care_teams.filter(members=actor.pk).exists()
 
 
 def patient_methods(*methods: str) -> Callable[[V], V]:
@@ -99,7 +104,9 @@ def patient_methods(*methods: str) -> Callable[[V], V]:
 
     def decorate(view: V) -> V:
         @wraps(view)
-        def checked(request, *args, patient_id, **kwargs):
+        def checked(
+            request: SignedInRequest, *args: object, patient_id: uuid.UUID, **kwargs: object
+        ) -> HttpResponseBase:
             if request.method not in methods:
                 access_patient(actor=request.user, patient_id=patient_id)
                 return HttpResponseNotAllowed(methods)

@@ -9,14 +9,43 @@ nothing, so forgetting a declaration fails closed; tests/portal/test_urlconf.py
 walks the URLconf to prove every route has one.
 """
 
+import uuid
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import models
+from django.http import HttpRequest, HttpResponseBase
 
-V = TypeVar("V", bound=Callable[..., object])
+V = TypeVar("V", bound=Callable[..., HttpResponseBase])
+
+
+class Actor(Protocol):
+    """The signed-in user as the core sees it: accounts.models.User is one.
+
+    The core may not import a feature app (tests/test_layering.py), not even for
+    type checking, so it names what it reads of the actor here.
+    """
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def patient_id(self) -> uuid.UUID | None: ...
+
+
+class SignedInRequest(HttpRequest):
+    """For type checking only: the request of a view behind ``@roles(...)``.
+
+    AccessPolicyMiddleware lets such a view run only for a signed-in user with a
+    verified second factor, so ``request.user`` is an actor there, never anonymous.
+    """
+
+    user: Actor  # type: ignore[assignment]
 
 
 class Role(models.TextChoices):
@@ -70,7 +99,9 @@ def roles(*allowed: Role) -> Callable[[V], V]:
     return decorate
 
 
-def view_policy(view_func: Callable, namespace: str) -> tuple[Policy | None, frozenset[Role]]:
+def view_policy(
+    view_func: Callable[..., object], namespace: str
+) -> tuple[Policy | None, frozenset[Role]]:
     """The declared policy of a resolved view, or (None, ∅) when it declares none."""
     if namespace.split(":")[0] in NAMESPACE_ROLES and not hasattr(view_func, "access_policy"):
         return Policy.ROLES, NAMESPACE_ROLES[namespace.split(":")[0]]

@@ -24,15 +24,24 @@ def env(name: str, default: str = "") -> str:
 
 
 def envbool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
+    """A yes/no setting; unset or empty means the default.
+
+    Anything but 1/0, true/false, yes/no or on/off (any case, spaces around
+    ignored) stops start-up: a typo such as ``ture`` must not read as "off".
+    """
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be 1/0, true/false, yes/no or on/off, not {os.environ[name]!r}")
 
 
 def envint(name: str, default: int) -> int:
     value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    return int(value) if value else default
 
 
 def envsecret(name: str, default_file: Path | None = None) -> str:

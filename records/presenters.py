@@ -16,10 +16,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.formats import date_format
 
+from portal.crypto.digests import site_digest
 from portal.crypto.values import Undecryptable
 from records.models import FhirRecord
 
@@ -189,9 +189,7 @@ def trend_key(coding: Any) -> str:
     """
     if not isinstance(coding, dict) or not coding.get("code"):
         return ""
-    digest = salted_hmac(
-        "records.trend", f"{coding.get('system', '')}|{coding['code']}", algorithm="sha256"
-    ).digest()
+    digest = site_digest(f"{coding.get('system', '')}|{coding['code']}", purpose="records.trend")
     return base64.urlsafe_b64encode(digest).decode()[:TREND_KEY_LENGTH]
 
 

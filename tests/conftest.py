@@ -21,7 +21,7 @@ from accounts.models import User
 from patients.models import Patient
 from portal.access import Role
 
-pytest_plugins = ["tests.ehr_fixtures"]
+pytest_plugins = ["tests.ehr_fixtures", "tests.fake_ehr"]
 
 PASSWORD = "correct horse battery staple"
 # Hashing once keeps the suite fast while every login still runs Argon2.

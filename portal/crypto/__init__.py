@@ -1,7 +1,8 @@
 """PHI encryption: per-patient envelope encryption, blind indexes, crypto-shredding.
 
 This package is the only code that touches cryptographic primitives (ruff's
-banned-api rule keeps ``cryptography`` imports here). Importing the package
+banned-api rule keeps ``cryptography`` imports and Django's ``salted_hmac``
+here; digests.py wraps the latter). Importing the package
 itself loads nothing: ``signing`` is used offline, without Django.
 
 Keys

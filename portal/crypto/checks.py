@@ -99,9 +99,11 @@ def model_errors(model: type[models.Model]) -> list[CheckMessage]:
         )
     patient = patient_model()
     try:
-        target = model._meta.get_field(model.patient_field)
+        field = model._meta.get_field(model.patient_field)
     except FieldDoesNotExist:
-        target = None
+        field = None
+    # Reverse relations and generic keys never lead to the patient.
+    target = field if isinstance(field, models.Field) else None
     leads_to_patient = target is not None and (
         (target.primary_key and model is patient)
         or (

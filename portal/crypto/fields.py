@@ -39,7 +39,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.query_utils import DeferredAttribute
 from django.utils.dateparse import parse_date
 
@@ -195,9 +194,8 @@ class EncryptedField(models.Field):  # type: ignore[type-arg]
             "(QuerySet.update and bulk_update cannot encrypt; look rows up by a blind index)"
         )
 
-    def get_db_prep_value(
-        self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False
-    ) -> Any:
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        # Any: connection.Database (the driver's DB-API module) is not in the stubs.
         value = self.get_prep_value(value)
         return None if value is None else connection.Database.Binary(bytes(value))
 
@@ -236,8 +234,14 @@ class EncryptedTextField(EncryptedField):
     def to_python(self, value: Any) -> Any:
         return value if value is None or isinstance(value, str) else str(value)
 
-    def formfield(self, **kwargs: Any) -> Any:
-        return super().formfield(**{"form_class": forms.CharField, **kwargs})
+    def formfield(
+        self, form_class: Any = None, choices_form_class: Any = None, **kwargs: Any
+    ) -> Any:
+        return super().formfield(
+            form_class=form_class or forms.CharField,
+            choices_form_class=choices_form_class,
+            **kwargs,
+        )
 
 
 class EncryptedDateField(EncryptedField):
@@ -263,8 +267,14 @@ class EncryptedDateField(EncryptedField):
             return parsed
         return value
 
-    def formfield(self, **kwargs: Any) -> Any:
-        return super().formfield(**{"form_class": forms.DateField, **kwargs})
+    def formfield(
+        self, form_class: Any = None, choices_form_class: Any = None, **kwargs: Any
+    ) -> Any:
+        return super().formfield(
+            form_class=form_class or forms.DateField,
+            choices_form_class=choices_form_class,
+            **kwargs,
+        )
 
 
 class EncryptedJSONField(EncryptedField):
@@ -280,7 +290,7 @@ class EncryptedJSONField(EncryptedField):
     empty_strings_allowed = False
 
     def encode(self, value: Any) -> bytes:
-        text = simplejson.dumps(
+        text: str = simplejson.dumps(
             value,
             use_decimal=True,
             default=_json_default,
@@ -292,8 +302,14 @@ class EncryptedJSONField(EncryptedField):
     def decode(self, data: bytes) -> Any:
         return json.loads(data, parse_float=Decimal)
 
-    def formfield(self, **kwargs: Any) -> Any:
-        return super().formfield(**{"form_class": forms.JSONField, **kwargs})
+    def formfield(
+        self, form_class: Any = None, choices_form_class: Any = None, **kwargs: Any
+    ) -> Any:
+        return super().formfield(
+            form_class=form_class or forms.JSONField,
+            choices_form_class=choices_form_class,
+            **kwargs,
+        )
 
 
 _django_encoder = DjangoJSONEncoder()
@@ -382,9 +398,8 @@ class BlindIndexField(models.Field):  # type: ignore[type-arg]
             return bytes(value)
         raise TypeError(f"{self} compares digests: pass blind_index(value, purpose=...)")
 
-    def get_db_prep_value(
-        self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False
-    ) -> Any:
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        # Any: connection.Database (the driver's DB-API module) is not in the stubs.
         value = value if prepared else self.get_prep_value(value)
         return None if value is None else connection.Database.Binary(value)
 

@@ -59,7 +59,10 @@ def row_id_bytes(pk: object) -> bytes:
 
 @cache
 def _patient_attname(model: type["PHIModel"]) -> str:
-    return str(model._meta.get_field(model.patient_field).attname)
+    field = model._meta.get_field(model.patient_field)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.patient_field must name a concrete field")
+    return str(field.attname)
 
 
 class PHIModel(models.Model):

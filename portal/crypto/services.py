@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.apps import apps
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,6 +22,7 @@ from portal.crypto.errors import DecryptionError, InvalidCiphertext, ValueDispos
 from portal.crypto.models import PatientKey, PHIModel, patient_model
 from portal.crypto.primitives import Aead, random_key
 from portal.crypto.scope import current_scope
+from portal.policy import Actor
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class RotationReport:
 
 
 def patient_keys_rotate(
-    *, actor: AbstractBaseUser | None = None, batch_size: int = ROTATE_BATCH
+    *, actor: Actor | None = None, batch_size: int = ROTATE_BATCH
 ) -> RotationReport:
     """Re-wrap every live data key under the newest KEK, one transaction per batch.
 
@@ -191,7 +191,7 @@ class ShredReport:
 def patient_shred(
     *,
     patient_id: uuid.UUID,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
     reason: str = "",
     context: AuditContext | None = None,
 ) -> ShredReport:
@@ -207,7 +207,7 @@ def patient_shred(
     """
     patients = patient_model()
     if not patients._default_manager.filter(pk=patient_id).exists():
-        raise patients.DoesNotExist(f"no patient {patient_id}")
+        raise patients.DoesNotExist(f"no patient {patient_id}")  # type: ignore[attr-defined]
     with transaction.atomic():
         key = PatientKey.objects.select_for_update().filter(pk=patient_id).first()
         already = key is not None and key.shredded_at is not None

@@ -13,6 +13,7 @@ it offline, with a public key given on the command line.
 import base64
 import binascii
 import hashlib
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidSignature  # noqa: TID251
 from cryptography.hazmat.primitives import serialization  # noqa: TID251
@@ -31,7 +32,7 @@ class SigningKeyError(Exception):
 def _raw_32(text: str) -> bytes:
     """32 raw key bytes written as hex or (URL-safe) base64."""
     text = text.strip()
-    candidates = []
+    candidates: list[Callable[[], bytes]] = []
     if len(text) == 64:
         candidates.append(lambda: bytes.fromhex(text))
     candidates.append(lambda: base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
@@ -99,7 +100,8 @@ def verify_with(key: Ed25519PublicKey, message: bytes, signature: bytes) -> bool
 
 # The settings are read on every call (tests change them), but the parsed keys
 # are kept per setting value so that verification stays cheap.
-_parsed: dict[tuple[str, tuple[str, ...]], tuple[Ed25519PrivateKey | None, dict]] = {}
+_Parsed = tuple[Ed25519PrivateKey | None, dict[str, Ed25519PublicKey]]
+_parsed: dict[tuple[str, tuple[str, ...]], _Parsed] = {}
 
 
 def _configured() -> tuple[Ed25519PrivateKey | None, dict[str, Ed25519PublicKey]]:

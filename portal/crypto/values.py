@@ -62,6 +62,6 @@ class Undecryptable:
         raise self.error
 
     __getitem__ = __iter__ = __len__ = __contains__ = _refuse
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse  # type: ignore[assignment]
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
     __add__ = __radd__ = __int__ = __float__ = _refuse
     __hash__ = object.__hash__

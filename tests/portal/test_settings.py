@@ -120,3 +120,34 @@ def test_it_refuses_production_without_a_base_url_for_links_in_mail(tmp_path):
         result = run(CHECK, **{**complete, "PORTAL_BASE_URL": base_url})
         assert result.returncode != 0
         assert "portal.E006" in result.stderr
+
+
+SHOW_DEV = SHOW.format("settings.DEBUG, settings.SECURE_HSTS_PRELOAD")
+
+
+def test_it_reads_yes_and_no_in_every_accepted_spelling():
+    for words, expected in (
+        (("1", "true", "YES", " On ", "True"), "True"),
+        (("0", "false", "NO", " off ", "", "  "), "False"),
+    ):
+        for word in words:
+            result = run(
+                ["-c", SHOW_DEV],
+                DJANGO_SETTINGS_MODULE="portal.settings",
+                PORTAL_ENV="development",
+                DJANGO_DEBUG=word,
+                PORTAL_HSTS_PRELOAD=word,
+            )
+            assert result.stdout.split() == [expected, expected], (word, result.stderr)
+
+
+def test_it_refuses_to_start_on_a_yes_no_setting_it_cannot_read():
+    for name in ("DJANGO_DEBUG", "PORTAL_HSTS_PRELOAD"):
+        result = run(
+            ["-c", SHOW_DEV],
+            DJANGO_SETTINGS_MODULE="portal.settings",
+            PORTAL_ENV="development",
+            **{name: "ture"},
+        )
+        assert result.returncode != 0
+        assert f"{name} must be 1/0, true/false, yes/no or on/off, not 'ture'" in result.stderr

@@ -10,7 +10,7 @@ class Command(BaseCommand):
         "Run it periodically (e.g. every 10 minutes), also when nothing happened."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: object, **options: object) -> None:
         try:
             checkpoint = services.checkpoint_create()
         except SigningKeyError as exc:

@@ -6,5 +6,5 @@ from audit import chain
 class Command(BaseCommand):
     help = "Append every finished audit event to the hash chain (safe to run at any time)."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: object, **options: object) -> None:
         self.stdout.write(f"Sealed {chain.seal_pending()} audit events.")

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit import chain
 
@@ -9,12 +9,12 @@ class Command(BaseCommand):
         "chain, naming the first broken event or the checkpoint the chain no longer reaches."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--no-seal", action="store_true", help="Only verify; do not seal pending events first."
         )
 
-    def handle(self, *args, no_seal: bool, **options):
+    def handle(self, *args: object, no_seal: bool, **options: object) -> None:
         if not no_seal:
             chain.seal_pending()
         verdict = chain.verify()

@@ -13,8 +13,7 @@ from joserfc.errors import JoseError
 
 from portal.fhir import FhirError, SmartConfig
 from portal.fhir.auth import ASSERTION_TYPE
-
-from .conftest import Clock, Reply, bundle, observation
+from tests.fake_ehr import Clock, Reply, bundle, observation
 
 CLIENT_ID = "carebridge-portal"
 SCOPE = "system/Patient.rs system/Observation.rs"

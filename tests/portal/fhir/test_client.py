@@ -5,8 +5,7 @@ import time
 import pytest
 
 from portal.fhir import FhirError
-
-from .conftest import Clock, Reply, bundle, observation
+from tests.fake_ehr import Clock, Reply, bundle, observation
 
 
 def test_it_follows_next_links_across_three_pages(ehr, fhir_client_for):

@@ -18,9 +18,8 @@ from portal.crypto.scope import key_scope
 from records.models import FhirRecord, Quarantine, SyncState
 from records.sync import SYNCED_TYPES, SyncUnavailable, sync_patient
 from tests.audit_helpers import events
+from tests.fake_ehr import Reply, bundle
 from tests.records import resources as r
-
-from .conftest import Reply, bundle
 
 pytestmark = pytest.mark.django_db
 
