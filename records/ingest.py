@@ -40,6 +40,7 @@ from django.utils.dateparse import parse_datetime
 
 from audit.actions import Action, Outcome, Severity
 from audit.services import record
+from portal.crypto.fields import bulk_update_sealed
 from portal.crypto.scope import key_scope
 from portal.fhir import InvalidResource, validate
 from records.models import (
@@ -53,6 +54,8 @@ from records.models import (
 from records.types import AnyDisplay, display_of, record_type
 
 BATCH_SIZE = 100
+# What a newer copy of a stored resource replaces (one UPDATE per batch).
+_REPLACED_FIELDS = ["version_id", "last_updated", "resource", "display", "stored_at"]
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
@@ -180,8 +183,11 @@ def _record_sync(
 
 def _sync_state_lock(patient: Patient, resource_type: str) -> SyncState:
     """Lock the patient's sync state of this type: two syncs of it never interleave."""
-    state, _ = SyncState.objects.get_or_create(patient=patient, resource_type=resource_type)
-    return SyncState.objects.select_for_update().get(pk=state.pk)
+    # One query once the row exists (SELECT … FOR UPDATE); a new row is locked by its INSERT.
+    state, _ = SyncState.objects.select_for_update().get_or_create(
+        patient=patient, resource_type=resource_type
+    )
+    return state
 
 
 # (fhir id, resource, versionId, lastUpdated) of a resource that passed screening.
@@ -253,13 +259,20 @@ def _saw(report: IngestReport, fhir_id: str) -> None:
 def _upsert(
     patient: Patient, resource_type: str, accepted: list[Accepted], report: IngestReport
 ) -> None:
-    """One query for the stored copies, one INSERT for the new rows, a save per replaced row."""
+    """One query for the stored copies, one INSERT for the new rows, one UPDATE for the replaced.
+
+    Each stored resource is mapped to its display once, by its type's entry in
+    records/types.py; both encrypted fields are sealed per row by portal/crypto.
+    """
+    # The stored ciphertexts are not needed to compare versions: they are not fetched
+    # (the rare copy without metadata loads its resource when compared).
     stored = {
         row.fhir_id: row
         for row in FhirRecord.objects.filter(
             patient=patient, resource_type=resource_type, fhir_id__in={a[0] for a in accepted}
-        )
+        ).defer("resource", "display")
     }
+    now = timezone.now()
     new: dict[str, FhirRecord] = {}
     changed: dict[str, FhirRecord] = {}
     for fhir_id, resource, version_id, last_updated in accepted:
@@ -269,7 +282,7 @@ def _upsert(
             continue
         if row is None:
             row = new[fhir_id] = FhirRecord(
-                patient=patient, resource_type=resource_type, fhir_id=fhir_id
+                patient_id=patient.pk, resource_type=resource_type, fhir_id=fhir_id
             )
         elif fhir_id not in new:
             changed[fhir_id] = row
@@ -277,11 +290,10 @@ def _upsert(
         row.last_updated = last_updated
         row.resource = resource
         row.display = display_of(resource_type, resource)
-        row.stored_at = timezone.now()
+        row.stored_at = now
     report.stored += len(new) + len(changed)
     FhirRecord.objects.bulk_create(new.values())
-    for row in changed.values():
-        row.save()
+    bulk_update_sealed(list(changed.values()), _REPLACED_FIELDS)
 
 
 def quarantine(
