@@ -3,7 +3,8 @@ from django.contrib import admin
 from django.contrib.auth.forms import BaseUserCreationForm
 
 from accounts import services
-from accounts.models import CareTeam, User
+from accounts.models import User
+from audit.services import audit_context
 from portal.access import Role
 
 
@@ -67,17 +68,8 @@ class UserAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if deactivating:
             # Ends every session of the account at once, not at its next request.
-            services.user_deactivate(request=request, user=obj)
+            services.user_deactivate(actor=request.user, user=obj, context=audit_context(request))
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # Accounts are deactivated, never deleted: the audit trail names them.
         return False
-
-
-@admin.register(CareTeam)
-class CareTeamAdmin(admin.ModelAdmin):
-    list_display = ("name",)
-    search_fields = ("name",)
-    filter_horizontal = ("members",)
-    # Patients are picked by id; administrators see no clinical content.
-    raw_id_fields = ("patients",)

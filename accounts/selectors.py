@@ -5,7 +5,8 @@ from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import BreakGlassGrant, User, UserSession
+from accounts.models import User, UserSession
+from patients.models import BreakGlassGrant
 from portal.access import EMAIL_OTP_ROLES
 
 

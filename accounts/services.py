@@ -25,7 +25,7 @@ from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import BreakGlassGrant, User, UserSession
+from accounts.models import User, UserSession
 from accounts.session_store import (
     CLIENT_IP,
     LAST_ACTIVITY,
@@ -34,14 +34,14 @@ from accounts.session_store import (
     SIGNED_IN_AT,
     USER_AGENT,
 )
+from accounts.signals import second_factor_verified
 from accounts.tasks import account_email_later
 from audit.actions import Action, Outcome, Severity
-from audit.services import record
+from audit.services import AuditContext, record
+from patients.models import BreakGlassGrant, Patient
 from portal import throttle
 from portal.access import CLINICAL_ROLES, EMAIL_OTP_ROLES, Role
 from portal.net import client_ip
-from records.models import Patient
-from records.sync import sync_on_sign_in
 
 ENROL_DEVICE = "_portal_enrol_device"
 
@@ -81,9 +81,9 @@ def sign_in(*, request: HttpRequest, username: str, password: str) -> User | Non
 def _finish_second_factor(request: HttpRequest, user: User, device) -> None:
     otp_login(request, device)
     request.session.cycle_key()
-    if user.role == Role.PATIENT:
-        # Their records are fresh by the time they open them (queued, not awaited).
-        sync_on_sign_in(patient=user.patient, actor=user)
+    # records queues a patient's sync here (records/apps.py), so their records
+    # are fresh by the time they open them.
+    second_factor_verified.send(sender=User, user=user)
 
 
 def _code_accepted(*, user: User, method: str, token: str) -> tuple[Device | None, bool]:
@@ -386,14 +386,15 @@ def patient_record_attach(*, user: User) -> None:
         user.patient = Patient.objects.create()
 
 
-def user_deactivate(*, request: HttpRequest, user: User) -> None:
+def user_deactivate(*, actor: User, user: User, context: AuditContext | None = None) -> None:
     with transaction.atomic():
         user.is_active = False
         user.save(update_fields=["is_active"])
         UserSession.objects.filter(user=user).delete()
         record(
             action=Action.ACCOUNT_DEACTIVATED,
-            request=request,
+            actor=actor,
+            context=context,
             object_type="accounts.user",
             object_id=user.pk,
         )

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DBSessionStore
 
+from accounts.models import UserSession
+
 SESSION_ID = "_portal_session_id"
 SIGNED_IN_AT = "_portal_signed_in_at"
 LAST_ACTIVITY = "_portal_last_activity"
@@ -26,8 +28,6 @@ def _when(timestamp: float | None) -> datetime | None:
 class SessionStore(DBSessionStore):
     @classmethod
     def get_model_class(cls):
-        from accounts.models import UserSession
-
         return UserSession
 
     def create_model_instance(self, data):

@@ -23,9 +23,9 @@ from accounts.forms import (
     ReauthForm,
     SignInForm,
 )
-from accounts.models import BreakGlassGrant
 from accounts.reauth import confirm_redirect, is_recent, recent_auth_required
 from accounts.session_store import LAST_ACTIVITY, SESSION_ID
+from patients.models import BreakGlassGrant
 from portal.access import (
     ALL_ROLES,
     CLINICAL_ROLES,

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.checkpoints import signed_heads
 from audit.models import AuditEvent, AuditSeal
 
 GENESIS = bytes(32)
@@ -211,8 +212,6 @@ def verify(chunk: int = 20000) -> Verdict:
 
 
 def _verify(chunk: int) -> Verdict:
-    from audit.checkpoints import signed_heads
-
     signed = signed_heads()
     if signed.problem:
         return Verdict(False, 0, 0, GENESIS, None, None, signed.problem, signed.count)

@@ -17,8 +17,6 @@ def mask(value: str) -> str:
 
 
 def register_models() -> None:
-    from accounts.models import CareTeam
-
     auditlog.register(
         get_user_model(),
         mask_fields=["password", "email"],
@@ -26,5 +24,5 @@ def register_models() -> None:
         # Sign-ins are in the audit trail already; a diff per sign-in is noise.
         exclude_fields=["last_login"],
     )
-    # Who treats whom: membership changes widen or narrow chart access.
-    auditlog.register(CareTeam, m2m_fields={"members", "patients"})
+    # Care teams (who treats whom) are registered by the patients app, their
+    # owner (patients/apps.py): audit, below patients, imports none of its models.

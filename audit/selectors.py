@@ -16,7 +16,7 @@ from django.http import Http404
 
 from audit.actions import Action, Severity
 from audit.models import AuditEvent, AuditExport
-from portal.access import STAFF_ROLES, Role
+from portal.policy import STAFF_ROLES, Role
 
 
 def _require(actor, role: Role) -> None:

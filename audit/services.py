@@ -2,6 +2,7 @@
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -18,6 +19,27 @@ from portal.net import client_ip
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class AuditContext:
+    """Where an action came from, for its audit row: the request's id and client address.
+
+    Selectors and services take this (with the actor) instead of the request, so
+    they can be called from anywhere and still write complete rows; a view builds
+    it with ``audit_context(request)``. Outside a request (jobs, commands) it is
+    empty.
+    """
+
+    request_id: str = ""
+    client_ip: str | None = None
+
+
+NO_CONTEXT = AuditContext()
+
+
+def audit_context(request: HttpRequest) -> AuditContext:
+    return AuditContext(request_id=getattr(request, "request_id", ""), client_ip=client_ip(request))
+
+
 def record(
     *,
     action: Action,
@@ -30,14 +52,18 @@ def record(
     object_id: object = "",
     reason: str = "",
     severity: Severity = Severity.INFO,
+    context: AuditContext | None = None,
 ) -> AuditEvent:
     """Record one event: who, as what role, did what, to what, with which result.
 
     Call it inside the transaction of the change it describes, so the event
     and the change commit or roll back together. Pass ids, never PHI values:
     ``reason`` is for the user's own stated reason (break-glass), nothing else.
-    The actor defaults to the request's signed-in user.
+    The actor defaults to the request's signed-in user. Callers without a
+    request (selectors, services) pass ``actor`` and ``context`` instead.
     """
+    if context is None:
+        context = audit_context(request) if request is not None else NO_CONTEXT
     if actor is None and request is not None:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
@@ -51,8 +77,8 @@ def record(
         patient_id=patient_id,
         object_type=object_type,
         object_id=str(object_id) if object_id else "",
-        client_ip=client_ip(request) if request is not None else None,
-        request_id=getattr(request, "request_id", "") if request is not None else "",
+        client_ip=context.client_ip,
+        request_id=context.request_id,
         reason=reason,
     )
     # Chain it once this transaction has finished. A failure here loses

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit import exports, selectors
 from audit.forms import TrailSearchForm
-from portal.access import Role, roles
+from portal.policy import Role, roles
 
 
 def _workspace(request: HttpRequest, form: TrailSearchForm, status: int = 200) -> HttpResponse:

@@ -49,7 +49,7 @@ def _chart_model() -> Any:
     from portal.crypto.models import PHIModel
 
     attrs: dict[str, Any] = {f: EncryptedTextField() for f in FIELDS}
-    attrs["patient"] = models.ForeignKey("records.Patient", on_delete=models.PROTECT)
+    attrs["patient"] = models.ForeignKey("patients.Patient", on_delete=models.PROTECT)
     attrs["Meta"] = type("Meta", (), {"app_label": "portal", "db_table": "bench_chart_entry"})
     attrs["__module__"] = "bench"
     model = type("BenchChartEntry", (PHIModel,), attrs)
@@ -174,8 +174,8 @@ def _figures(prefix: str, timings: dict[str, float], raw: float) -> list[dict]:
 
 
 def bench_chart_page() -> list[dict]:
+    from patients.models import Patient
     from portal.crypto import selectors
-    from records.models import Patient
 
     model = _chart_model()
     patient = Patient.objects.create()
@@ -196,9 +196,8 @@ def bench_chart_page() -> list[dict]:
 
 
 def bench_staff_list() -> list[dict]:
+    from patients.models import Patient, PatientDemographics
     from portal.crypto import selectors
-    from portal.models import PatientDemographics
-    from records.models import Patient
 
     for n in range(ROWS):
         PatientDemographics(

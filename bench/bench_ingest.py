@@ -54,8 +54,8 @@ def _resources(patient_fhir_id: str) -> list[dict]:
 
 def _peak_memory_kib(count: int) -> float:
     """Peak Python memory (tracemalloc) while ingesting ``count`` resources made lazily."""
+    from patients.models import Patient
     from records.ingest import ingest
-    from records.models import Patient
 
     patient = Patient.objects.create(fhir_id=f"bench-memory-{count}")
     tracemalloc.start()
@@ -76,8 +76,8 @@ def _peak_memory_kib(count: int) -> float:
 def bench() -> list[dict]:
     from fhir.resources.R4B.observation import Observation
 
+    from patients.models import Patient
     from records.ingest import ingest
-    from records.models import Patient
 
     patient = Patient.objects.create(fhir_id="bench-patient-1")
     resources = _resources(patient.fhir_id)

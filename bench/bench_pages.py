@@ -66,8 +66,8 @@ def _signed_in_client(user):
 
 def bench() -> list[dict]:
     from accounts.models import User
+    from patients.models import Patient
     from records.ingest import ingest
-    from records.models import Patient
 
     patient = Patient.objects.create(fhir_id="bench-patient-1")
     user = User.objects.create_user(

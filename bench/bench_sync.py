@@ -104,8 +104,9 @@ def _bench(folder: Path) -> list[dict]:
 
     from ehr import config as ehr_config
     from ehr.seed import FhirWriter
+    from patients.models import Patient
     from portal.fhir import FhirClient, FhirConfig, SmartConfig
-    from records.models import FhirRecord, Patient
+    from records.models import FhirRecord
     from records.sync import sync_patient
     from tests import ehr_fixtures as fx
 

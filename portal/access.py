@@ -1,100 +1,66 @@
-"""Who may reach which view: roles, and the deny-by-default view policy.
+"""Who may see what: roles, the deny-by-default view policy, and which patients an actor sees.
 
-Every view declares its policy with one of the decorators below. The
+Every view declares its policy with one of the decorators of portal/policy.py
+(re-exported here: views import them from portal.access). The
 AccessPolicyMiddleware (portal/middleware.py) refuses any view that declares
 nothing, so forgetting a declaration fails closed; tests/portal/test_urlconf.py
 walks the URLconf to prove every route has one.
 """
 
 from collections.abc import Callable
-from enum import StrEnum
-from typing import TYPE_CHECKING, TypeVar
+from functools import wraps
+from typing import TypeVar
 
-from django.contrib.auth.decorators import login_not_required
-from django.db import models
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpResponseNotAllowed
+from django.utils import timezone
 
-if TYPE_CHECKING:
-    from django.db.models import QuerySet
-
-    from records.models import Patient
+from patients.models import Patient
+from portal.policy import (
+    ALL_ROLES,
+    CLINICAL_ROLES,
+    EMAIL_OTP_ROLES,
+    NAMESPACE_ROLES,
+    STAFF_ROLES,
+    Policy,
+    Role,
+    public,
+    roles,
+    sign_in_step,
+    view_policy,
+)
 
 V = TypeVar("V", bound=Callable[..., object])
 
-
-class Role(models.TextChoices):
-    PATIENT = "patient", "Patient"
-    PHYSICIAN = "physician", "Physician"
-    NURSE = "nurse", "Nurse"
-    BILLING = "billing", "Billing"
-    FRONT_DESK = "front_desk", "Front desk"
-    ADMIN = "admin", "Administrator"
-    AUDITOR = "auditor", "Auditor"
-
-
-ALL_ROLES = frozenset(Role)
-STAFF_ROLES = ALL_ROLES - {Role.PATIENT}
-CLINICAL_ROLES = frozenset({Role.PHYSICIAN, Role.NURSE})
-# Roles that may never use an e-mailed code as their second factor.
-EMAIL_OTP_ROLES = frozenset({Role.PATIENT})
-
-
-class Policy(StrEnum):
-    PUBLIC = "public"  # no sign-in at all: sign-in page, password reset, health check
-    SIGN_IN_STEP = "sign_in_step"  # signed in with a password, second factor may be pending
-    ROLES = "roles"  # signed in, second factor verified, role in the declared set
-
-
-# URL namespaces whose views come from Django itself; their policy is declared
-# here rather than on each view.
-NAMESPACE_ROLES: dict[str, frozenset[Role]] = {"admin": frozenset({Role.ADMIN})}
-
-
-def public(view: V) -> V:
-    view.access_policy = Policy.PUBLIC  # type: ignore[attr-defined]
-    return login_not_required(view)
-
-
-def sign_in_step(view: V) -> V:
-    """Reachable while the second factor is still pending (verify, enrol, sign out)."""
-    view.access_policy = Policy.SIGN_IN_STEP  # type: ignore[attr-defined]
-    return view
-
-
-def roles(*allowed: Role) -> Callable[[V], V]:
-    if not allowed:
-        raise ValueError("roles() needs at least one role")
-
-    def decorate(view: V) -> V:
-        view.access_policy = Policy.ROLES  # type: ignore[attr-defined]
-        view.access_roles = frozenset(allowed)  # type: ignore[attr-defined]
-        return view
-
-    return decorate
-
-
-def view_policy(view_func: Callable, namespace: str) -> tuple[Policy | None, frozenset[Role]]:
-    """The declared policy of a resolved view, or (None, ∅) when it declares none."""
-    if namespace.split(":")[0] in NAMESPACE_ROLES and not hasattr(view_func, "access_policy"):
-        return Policy.ROLES, NAMESPACE_ROLES[namespace.split(":")[0]]
-    policy = getattr(view_func, "access_policy", None)
-    return policy, getattr(view_func, "access_roles", frozenset())
+__all__ = [
+    "ALL_ROLES",
+    "CLINICAL_ROLES",
+    "EMAIL_OTP_ROLES",
+    "NAMESPACE_ROLES",
+    "STAFF_ROLES",
+    "Policy",
+    "Role",
+    "access_patient",
+    "clinical_patients",
+    "patient_methods",
+    "public",
+    "roles",
+    "sign_in_step",
+    "via_break_glass",
+    "view_policy",
+]
 
 
 # --- Which patients an actor may see ------------------------------------------------
 
 
-def clinical_patients(actor) -> "QuerySet[Patient]":
+def clinical_patients(actor) -> QuerySet[Patient]:
     """The patients whose clinical data the actor may see, and no others.
 
     A patient sees themself; physicians and nurses see the patients of their
     care teams and those of an unexpired break-glass grant; every other role
     sees no clinical data at all.
     """
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from records.models import Patient
-
     if actor.role == Role.PATIENT:
         return Patient.objects.filter(pk=actor.patient_id)
     if actor.role in CLINICAL_ROLES:
@@ -108,10 +74,8 @@ def clinical_patients(actor) -> "QuerySet[Patient]":
     return Patient.objects.none()
 
 
-def access_patient(*, actor, patient_id) -> "Patient":
+def access_patient(*, actor, patient_id) -> Patient:
     """The patient, if the actor may see them; 404 alike for "missing" and "not yours"."""
-    from django.http import Http404
-
     patient = clinical_patients(actor).filter(pk=patient_id).first()
     if patient is None:
         raise Http404("No such patient.")
@@ -123,3 +87,24 @@ def via_break_glass(*, actor, patient) -> bool:
     if actor.role not in CLINICAL_ROLES:
         return False
     return not patient.care_teams.filter(members=actor).exists()
+
+
+def patient_methods(*methods: str) -> Callable[[V], V]:
+    """``require_http_methods`` for a view under a patient id, the access check first.
+
+    Someone else's (or no one's) patient id is a 404 whatever the method, so a 405
+    never tells that the patient exists; only for a patient the actor may see does
+    a method the view does not take answer 405.
+    """
+
+    def decorate(view: V) -> V:
+        @wraps(view)
+        def checked(request, *args, patient_id, **kwargs):
+            if request.method not in methods:
+                access_patient(actor=request.user, patient_id=patient_id)
+                return HttpResponseNotAllowed(methods)
+            return view(request, *args, patient_id=patient_id, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate

@@ -3,6 +3,8 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from audit.actions import Action
+from audit.services import record
 from portal.access import Role
 
 
@@ -10,9 +12,6 @@ class AuditedAdminMixin:
     """Mixed into every ModelAdmin the site registers: each change is an audit event."""
 
     def _audit(self, request, action, obj) -> None:
-        from audit.actions import Action
-        from audit.services import record
-
         record(
             action=getattr(Action, action),
             request=request,

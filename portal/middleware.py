@@ -17,10 +17,12 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 
+from accounts.selectors import has_second_factor
 from accounts.session_store import LAST_ACTIVITY, SIGNED_IN_AT
 from audit.actions import Action, Outcome
 from audit.services import record
@@ -109,8 +111,6 @@ class SecondFactorMiddleware:
         policy, _ = view_policy(view_func, request.resolver_match.namespace)
         if policy in (Policy.PUBLIC, Policy.SIGN_IN_STEP):
             return None
-        from accounts.selectors import has_second_factor
-
         step = "accounts:verify" if has_second_factor(user=user) else "accounts:enrol"
         return redirect(f"{reverse(step)}?{urlencode({'next': request.get_full_path()})}")
 
@@ -147,6 +147,4 @@ class AccessPolicyMiddleware:
                 object_type="route",
                 object_id=view_name,
             )
-        from django.template.loader import render_to_string
-
         return HttpResponseForbidden(render_to_string("403.html", request=request))

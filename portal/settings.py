@@ -88,6 +88,8 @@ INSTALLED_APPS = [
     # The job queue (sync jobs); before our apps so their tasks.py can register.
     "procrastinate.contrib.django",
     "portal",
+    # The patient, care teams, demographics, break-glass grants: below the feature apps.
+    "patients",
     "accounts",
     "audit",
     "records",

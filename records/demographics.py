@@ -1,7 +1,7 @@
 """Who the patient is, from the EHR's Patient resource: name, birth date, MRN, contact.
 
 The sync reads the linked patient's own Patient resource (``Patient?_id=<id>``)
-and keeps ``portal.models.PatientDemographics`` (all encrypted) in step with
+and keeps ``patients.models.PatientDemographics`` (all encrypted) in step with
 it; ``load_demo`` maps the demo EHR's Patients the same way.
 """
 

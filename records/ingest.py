@@ -40,17 +40,11 @@ from django.utils.dateparse import parse_datetime
 
 from audit.actions import Action, Outcome, Severity
 from audit.services import record
+from patients.models import Patient
 from portal.crypto.fields import bulk_update_sealed
 from portal.crypto.scope import key_scope
 from portal.fhir import InvalidResource, validate
-from records.models import (
-    FhirRecord,
-    Patient,
-    Quarantine,
-    QuarantineReason,
-    ResourceType,
-    SyncState,
-)
+from records.models import FhirRecord, Quarantine, QuarantineReason, ResourceType, SyncState
 from records.types import AnyDisplay, display_of, record_type
 
 BATCH_SIZE = 100

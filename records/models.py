@@ -1,4 +1,4 @@
-"""Patients and their clinical records from the EHR (FHIR R4).
+"""Patients' clinical records from the EHR (FHIR R4); the patient is patients.Patient.
 
 Clinical content lives only in encrypted fields under the patient's own key
 (portal/crypto). What stays in the clear is metadata the sync needs to work
@@ -10,43 +10,14 @@ Observations updated on some day, never what they say.
 import uuid
 
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
+from patients.models import Patient
 from portal.crypto.fields import EncryptedJSONField
 from portal.crypto.models import PHIModel
 from records.types import ResourceType
 
 __all__ = ["FhirRecord", "Patient", "Quarantine", "QuarantineReason", "ResourceType", "SyncState"]
-
-
-class Patient(models.Model):
-    """The patient whose records the portal holds; a patient user links to one.
-
-    ``fhir_id`` is the patient's logical id on the EHR's FHIR server (blank
-    until linked). It is kept in the clear: the sync looks it up and sends it
-    in every query (``Observation?patient=<id>``), and it is a server-assigned
-    identifier, not a value about the person (unlike an MRN, which has a blind
-    index in PatientDemographics).
-    """
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    fhir_id = models.CharField(max_length=64, blank=True, db_index=True)
-    # When a sync was last queued (sign-in or Refresh): rate-limits Refresh.
-    sync_requested_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["fhir_id"],
-                condition=~Q(fhir_id=""),
-                name="records_patient_fhir_id_unique",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"patient {self.pk}"
 
 
 class FhirRecord(PHIModel):

@@ -1,20 +1,36 @@
-"""Reads of patient data; each takes the acting user and returns only what they may see."""
+"""Reads of patient data; each takes the acting user and returns only what they may see.
 
+Every function that returns a patient's data takes ``actor`` and the patient's
+id, resolves the patient through ``portal.access.access_patient`` itself (404
+alike for missing and not yours; an emergency grant counts, and makes the
+event high severity), records the view or download event itself, and returns
+what the page shows. Callers pass the request's ``AuditContext`` for the row.
+tests/records/test_selectors_safe_path.py finds these functions by their
+signature and proves each one.
+"""
+
+import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Count
+from django.http import Http404
 
-from accounts.models import CareTeam
-from portal.access import Role, clinical_patients, via_break_glass
+from audit.actions import Action, Outcome, Severity
+from audit.services import AuditContext, record
+from patients.models import BreakGlassGrant, CareTeam, Patient, PatientDemographics
+from portal.access import Role, access_patient, clinical_patients, via_break_glass
 from portal.crypto.blind_index import blind_index
 from portal.crypto.selectors import preload_keys
-from portal.models import PatientDemographics
 from records.charts import trend_chart
-from records.models import FhirRecord, Patient, ResourceType, SyncState
+from records.models import FhirRecord, ResourceType, SyncState
 from records.presenters import (
     TREND_KEY_LENGTH,
     Item,
     LabResult,
+    LabTest,
+    Visit,
     active_first,
     entered_in_error,
     is_active,
@@ -56,44 +72,372 @@ def patient_list(*, actor) -> list[Patient]:
     )
 
 
-def chart_context(*, actor, patient: Patient) -> dict:
-    return {
-        "patient": patient,
-        "demographics": demographics_of(patient=patient),
-        "care_teams": list(CareTeam.objects.filter(patients=patient).order_by("name")),
-        "break_glass": via_break_glass(actor=actor, patient=patient),
-        "grant": patient.break_glass_grants.filter(clinician=actor).order_by("-expires_at").first(),
-    }
-
-
 # Roles that may look up who a patient is (name, birth date, contact), without
 # any clinical data: billing for statements, the front desk for schedules.
 DEMOGRAPHICS_ROLES = frozenset({Role.BILLING, Role.FRONT_DESK})
 
 
-def demographics_by_mrn(*, actor, mrn: str) -> PatientDemographics | None:
-    """One patient's demographics by exact MRN (blind index: the MRN itself is not stored)."""
+def demographics_by_mrn(
+    *, actor, mrn: str, context: AuditContext | None = None
+) -> PatientDemographics | None:
+    """One patient's demographics by exact MRN (blind index: the MRN itself is not stored).
+
+    Every lookup is recorded: a view of the patient found, or a search that found none.
+    """
     if actor.role not in DEMOGRAPHICS_ROLES:
         return None
-    return (
+    found = (
         PatientDemographics.objects.filter(mrn_index=blind_index(mrn, purpose="mrn"))
         .select_related("patient")
         .first()
     )
-
-
-def demographics_of(*, patient: Patient) -> PatientDemographics | None:
-    return PatientDemographics.objects.filter(patient=patient).first()
+    record(
+        action=Action.RECORD_VIEW if found else Action.DIRECTORY_SEARCH,
+        outcome=Outcome.SUCCESS if found else Outcome.FAILURE,
+        actor=actor,
+        context=context,
+        patient_id=found.patient_id if found else None,
+        object_type="demographics",
+    )
+    return found
 
 
 # --- The patient's records from the EHR ----------------------------------------------
-# One code path for both audiences: the views resolve the patient (the signed-in
-# patient themself, or access_patient() for a clinician) and these build what a
-# page shows. Rows of a type are loaded whole and sorted after decrypting (the
-# clinical date is encrypted; see records.models.FhirRecord).
+# One function per page, for both audiences: the patient (their own id) and the
+# clinicians who may see them. Each resolves the patient itself, builds what the
+# page shows, and records the page's one view event, so no caller can get the rows
+# without the access check and the audit row. Rows of a type are loaded whole and
+# sorted after decrypting (the clinical date is encrypted; see
+# records.models.FhirRecord).
 
 
-def record_items(*, actor, patient: Patient, types: Iterable[str]) -> dict[str, list[Item]]:
+@dataclass(frozen=True)
+class Subject:
+    """Whose record a page shows, and how the actor reaches it."""
+
+    patient: Patient
+    own: bool
+    break_glass: bool
+    # Clinicians' pages name the patient on every page (positive identification).
+    demographics: PatientDemographics | None = None
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    """What every record page shows besides its rows."""
+
+    subject: Subject
+    last_synced: datetime | None
+
+
+@dataclass(frozen=True)
+class SummaryPage(RecordPage):
+    counts: dict[str, int]
+    latest_labs: list[LabResult]
+    unreadable_labs: list[LabResult]
+    problems: list[Item]
+    medications: list[Item]
+    allergies: list[Item]
+    last_visit: Item | None
+
+
+@dataclass(frozen=True)
+class LabsPage(RecordPage):
+    results: list[LabResult]
+    tests: list[LabTest]
+    test_key: str
+    reports: list[Item]
+
+
+@dataclass(frozen=True)
+class TrendPage(RecordPage):
+    test: LabResult
+    results: list[LabResult]
+    chart: object
+
+
+@dataclass(frozen=True)
+class VisitsPage(RecordPage):
+    visits: list[Visit]
+    other_notes: list[Item]
+
+
+@dataclass(frozen=True)
+class MedicationsPage(RecordPage):
+    medications: list[Item]
+
+
+@dataclass(frozen=True)
+class AllergiesPage(RecordPage):
+    allergies: list[Item]
+
+
+@dataclass(frozen=True)
+class ImmunizationsPage(RecordPage):
+    immunizations: list[Item]
+
+
+@dataclass(frozen=True)
+class ProblemsPage(RecordPage):
+    problems: list[Item]
+
+
+@dataclass(frozen=True)
+class ChartPage:
+    patient: Patient
+    demographics: PatientDemographics | None
+    care_teams: list[CareTeam]
+    break_glass: bool
+    grant: BreakGlassGrant | None
+
+
+def chart_page(*, actor, patient_id: uuid.UUID, context: AuditContext | None = None) -> ChartPage:
+    """A clinician's chart of one patient (the staff shell around the record pages)."""
+    patient = access_patient(actor=actor, patient_id=patient_id)
+    page = ChartPage(
+        patient=patient,
+        demographics=_demographics_of(patient),
+        care_teams=list(CareTeam.objects.filter(patients=patient).order_by("name")),
+        break_glass=via_break_glass(actor=actor, patient=patient),
+        grant=patient.break_glass_grants.filter(clinician=actor).order_by("-expires_at").first(),
+    )
+    record(
+        action=Action.RECORD_VIEW,
+        actor=actor,
+        context=context,
+        patient_id=patient.pk,
+        object_type="chart",
+        severity=Severity.HIGH if page.break_glass else Severity.INFO,
+    )
+    return page
+
+
+SUMMARY_LATEST_TESTS = 6
+
+
+def summary_page(
+    *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
+) -> SummaryPage:
+    subject = _subject(actor=actor, patient_id=patient_id)
+    items = _record_items(subject.patient, SUMMARY_TYPES)
+    results = [lab_result(i) for i in latest_first(items[OBSERVATION])]
+    meds = active_first(items[MEDICATION_REQUEST] + items[MEDICATION_STATEMENT])
+    encounters = latest_first(items[ENCOUNTER])
+    return SummaryPage(
+        counts=_record_counts(subject.patient),
+        latest_labs=[t.latest for t in lab_tests(results)][:SUMMARY_LATEST_TESTS],
+        unreadable_labs=[r for r in results if r.unreadable is not None],
+        problems=[
+            c
+            for c in active_first(items[CONDITION], "clinical_status")
+            if is_active(c, "clinical_status")
+        ],
+        medications=[m for m in meds if is_active(m)],
+        allergies=[
+            a
+            for a in active_first(items[ALLERGY], "clinical_status")
+            if is_active(a, "clinical_status")
+        ],
+        last_visit=encounters[0] if encounters else None,
+        **_viewed(actor, subject, SUMMARY_TYPES, context),
+    )
+
+
+def labs_page(
+    *, actor, patient_id: uuid.UUID, test_key: str = "", context: AuditContext | None = None
+) -> LabsPage:
+    """Lab results, latest first; only one test's when ``test_key`` names one of them."""
+    subject = _subject(actor=actor, patient_id=patient_id)
+    items = _record_items(subject.patient, [OBSERVATION, DIAGNOSTIC_REPORT])
+    results = [lab_result(i) for i in latest_first(items[OBSERVATION])]
+    tests = lab_tests(results)
+    if test_key and test_key in {t.key for t in tests}:
+        results = [r for r in results if r.key == test_key]
+    else:
+        test_key = ""
+    return LabsPage(
+        results=results,
+        tests=tests,
+        test_key=test_key,
+        reports=latest_first(items[DIAGNOSTIC_REPORT]),
+        **_viewed(actor, subject, [OBSERVATION, DIAGNOSTIC_REPORT], context),
+    )
+
+
+def trend_page(
+    *, actor, patient_id: uuid.UUID, key: str, context: AuditContext | None = None
+) -> TrendPage:
+    """One test's results over time and its chart; 404 when the patient has no such test."""
+    subject = _subject(actor=actor, patient_id=patient_id)
+    results = []
+    if len(key) == TREND_KEY_LENGTH:
+        results = [r for r in _lab_results(subject.patient) if r.key == key]
+    if not results:
+        raise Http404("No such test.")
+    return TrendPage(
+        test=results[0],
+        results=results,
+        chart=trend_chart(results),
+        **_viewed(actor, subject, [OBSERVATION], context),
+    )
+
+
+def visits_page(*, actor, patient_id: uuid.UUID, context: AuditContext | None = None) -> VisitsPage:
+    subject = _subject(actor=actor, patient_id=patient_id)
+    items = _record_items(subject.patient, [ENCOUNTER, CONDITION, DOCUMENT])
+    return VisitsPage(
+        visits=visits(items[ENCOUNTER], items[CONDITION], items[DOCUMENT]),
+        other_notes=unattached_notes(items[ENCOUNTER], items[DOCUMENT]),
+        **_viewed(actor, subject, [ENCOUNTER, CONDITION, DOCUMENT], context),
+    )
+
+
+def medications_page(
+    *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
+) -> MedicationsPage:
+    subject = _subject(actor=actor, patient_id=patient_id)
+    items = _record_items(subject.patient, MEDICATIONS)
+    return MedicationsPage(
+        medications=active_first(items[MEDICATION_REQUEST] + items[MEDICATION_STATEMENT]),
+        **_viewed(actor, subject, MEDICATIONS, context),
+    )
+
+
+def allergies_page(
+    *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
+) -> AllergiesPage:
+    subject = _subject(actor=actor, patient_id=patient_id)
+    items = _record_items(subject.patient, [ALLERGY])
+    return AllergiesPage(
+        allergies=active_first(items[ALLERGY], "clinical_status"),
+        **_viewed(actor, subject, [ALLERGY], context),
+    )
+
+
+def immunizations_page(
+    *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
+) -> ImmunizationsPage:
+    subject = _subject(actor=actor, patient_id=patient_id)
+    items = _record_items(subject.patient, [IMMUNIZATION])
+    return ImmunizationsPage(
+        immunizations=latest_first(items[IMMUNIZATION]),
+        **_viewed(actor, subject, [IMMUNIZATION], context),
+    )
+
+
+def problems_page(
+    *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
+) -> ProblemsPage:
+    subject = _subject(actor=actor, patient_id=patient_id)
+    items = _record_items(subject.patient, [CONDITION])
+    return ProblemsPage(
+        problems=active_first(items[CONDITION], "clinical_status"),
+        **_viewed(actor, subject, [CONDITION], context),
+    )
+
+
+# --- Downloads ------------------------------------------------------------------------
+
+
+def full_record(*, actor, patient_id: uuid.UUID, context: AuditContext | None = None) -> dict:
+    """Everything the PDF shows, in the pages' orders; records the PDF download."""
+    patient = access_patient(actor=actor, patient_id=patient_id)
+    _downloaded(actor, patient, "pdf", context)
+    items = _record_items(patient, ALL_TYPES)
+    return {
+        "demographics": _demographics_of(patient),
+        "counts": _record_counts(patient),
+        "results": [lab_result(i) for i in latest_first(items[OBSERVATION])],
+        "reports": latest_first(items[DIAGNOSTIC_REPORT]),
+        "problems": active_first(items[CONDITION], "clinical_status"),
+        "medications": active_first(items[MEDICATION_REQUEST] + items[MEDICATION_STATEMENT]),
+        "allergies": active_first(items[ALLERGY], "clinical_status"),
+        "immunizations": latest_first(items[IMMUNIZATION]),
+        "visits": visits(items[ENCOUNTER], items[CONDITION], items[DOCUMENT]),
+        "other_notes": unattached_notes(items[ENCOUNTER], items[DOCUMENT]),
+    }
+
+
+def bundle_resources(
+    *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
+) -> Iterator[tuple[str, str, object]]:
+    """(type, id, resource as sent) of every stored resource, in a stable order; records
+    the Bundle download. The check and the event happen at the call, not at iteration."""
+    patient = access_patient(actor=actor, patient_id=patient_id)
+    _downloaded(actor, patient, "bundle", context)
+    return _bundle_rows(patient)
+
+
+# --- Helpers: below the access check, never called with an unchecked patient ------------
+
+
+def _subject(*, actor, patient_id: uuid.UUID) -> Subject:
+    """The patient, if the actor may see them (404 alike for missing and not yours)."""
+    patient = access_patient(actor=actor, patient_id=patient_id)
+    if actor.role == Role.PATIENT:  # access_patient gives a patient only themself
+        return Subject(patient, own=True, break_glass=False)
+    return Subject(
+        patient,
+        own=False,
+        break_glass=via_break_glass(actor=actor, patient=patient),
+        demographics=_demographics_of(patient),
+    )
+
+
+def _viewed(actor, subject: Subject, types: list[str], context: AuditContext | None) -> dict:
+    """Record the page's one view event; returns the fields every record page has."""
+    # Clinicians' pages also show the patient's demographics (the banner).
+    shown = [*types, "Patient"] if subject.demographics is not None else types
+    record(
+        action=Action.RECORD_VIEW,
+        actor=actor,
+        context=context,
+        patient_id=subject.patient.pk,
+        object_type=audit_object_type(shown),
+        severity=Severity.HIGH if subject.break_glass else Severity.INFO,
+    )
+    return {"subject": subject, "last_synced": last_synced(patient=subject.patient, types=types)}
+
+
+def _downloaded(actor, patient: Patient, kind: str, context: AuditContext | None) -> None:
+    record(
+        action=Action.RECORD_DOWNLOAD,
+        actor=actor,
+        context=context,
+        patient_id=patient.pk,
+        object_type=kind,
+        severity=Severity.HIGH if via_break_glass(actor=actor, patient=patient) else Severity.INFO,
+    )
+
+
+def audit_object_type(types: list[str]) -> str:
+    """The resource types a page shows, as the audit row names them (60 characters at most)."""
+    full = ",".join(types)
+    if len(full) <= AUDIT_OBJECT_TYPE_MAX:
+        return full
+    return ",".join(SHORT_TYPE_NAMES.get(t, t) for t in types)[:AUDIT_OBJECT_TYPE_MAX]
+
+
+AUDIT_OBJECT_TYPE_MAX = 60
+SHORT_TYPE_NAMES = {
+    "Observation": "Obs",
+    "DiagnosticReport": "Report",
+    "Encounter": "Visit",
+    "Condition": "Condition",
+    "MedicationRequest": "MedRequest",
+    "MedicationStatement": "MedStatement",
+    "AllergyIntolerance": "Allergy",
+    "Immunization": "Immunization",
+    "DocumentReference": "Note",
+    "Patient": "Patient",
+}
+
+
+def _demographics_of(patient: Patient) -> PatientDemographics | None:
+    return PatientDemographics.objects.filter(patient=patient).first()
+
+
+def _record_items(patient: Patient, types: Iterable[str]) -> dict[str, list[Item]]:
     """The patient's stored resources of these types, decrypted, by type."""
     types = list(types)
     preload_keys([patient.pk])
@@ -109,20 +453,12 @@ def record_items(*, actor, patient: Patient, types: Iterable[str]) -> dict[str, 
     return by_type
 
 
-def last_synced(*, patient: Patient, types: Iterable[str]):
-    """When the oldest of these types was last synced; None when one never has."""
-    types = set(types)
-    times = dict(
-        SyncState.objects.filter(patient=patient, resource_type__in=types).values_list(
-            "resource_type", "last_synced_at"
-        )
-    )
-    if set(times) != types or None in times.values():
-        return None
-    return min(times.values())
+def _lab_results(patient: Patient) -> list[LabResult]:
+    items = _record_items(patient, [OBSERVATION])[OBSERVATION]
+    return [lab_result(i) for i in latest_first(items)]
 
 
-def record_counts(*, patient: Patient) -> dict[str, int]:
+def _record_counts(patient: Patient) -> dict[str, int]:
     """How many resources of each type are stored (metadata, no decryption)."""
     rows = (
         FhirRecord.objects.filter(patient=patient)
@@ -133,111 +469,7 @@ def record_counts(*, patient: Patient) -> dict[str, int]:
     return dict(rows)
 
 
-def lab_results(*, actor, patient: Patient) -> list[LabResult]:
-    items = record_items(actor=actor, patient=patient, types=[OBSERVATION])[OBSERVATION]
-    return [lab_result(i) for i in latest_first(items)]
-
-
-def labs_context(*, actor, patient: Patient, test_key: str = "") -> dict:
-    items = record_items(actor=actor, patient=patient, types=[OBSERVATION, DIAGNOSTIC_REPORT])
-    results = [lab_result(i) for i in latest_first(items[OBSERVATION])]
-    tests = lab_tests(results)
-    if test_key and test_key in {t.key for t in tests}:
-        results = [r for r in results if r.key == test_key]
-    else:
-        test_key = ""
-    return {
-        "results": results,
-        "tests": tests,
-        "test_key": test_key,
-        "reports": latest_first(items[DIAGNOSTIC_REPORT]),
-    }
-
-
-def trend_context(*, actor, patient: Patient, key: str) -> dict | None:
-    """One test's results over time and its chart; None when the patient has no such test."""
-    if len(key) != TREND_KEY_LENGTH:
-        return None
-    results = [r for r in lab_results(actor=actor, patient=patient) if r.key == key]
-    if not results:
-        return None
-    return {"test": results[0], "results": results, "chart": trend_chart(results)}
-
-
-def visits_context(*, actor, patient: Patient) -> dict:
-    items = record_items(actor=actor, patient=patient, types=[ENCOUNTER, CONDITION, DOCUMENT])
-    return {
-        "visits": visits(items[ENCOUNTER], items[CONDITION], items[DOCUMENT]),
-        "other_notes": unattached_notes(items[ENCOUNTER], items[DOCUMENT]),
-    }
-
-
-def medications_context(*, actor, patient: Patient) -> dict:
-    items = record_items(actor=actor, patient=patient, types=MEDICATIONS)
-    return {"medications": active_first(items[MEDICATION_REQUEST] + items[MEDICATION_STATEMENT])}
-
-
-def allergies_context(*, actor, patient: Patient) -> dict:
-    items = record_items(actor=actor, patient=patient, types=[ALLERGY])
-    return {"allergies": active_first(items[ALLERGY], "clinical_status")}
-
-
-def immunizations_context(*, actor, patient: Patient) -> dict:
-    items = record_items(actor=actor, patient=patient, types=[IMMUNIZATION])
-    return {"immunizations": latest_first(items[IMMUNIZATION])}
-
-
-def problems_context(*, actor, patient: Patient) -> dict:
-    items = record_items(actor=actor, patient=patient, types=[CONDITION])
-    return {"problems": active_first(items[CONDITION], "clinical_status")}
-
-
-SUMMARY_LATEST_TESTS = 6
-
-
-def summary_context(*, actor, patient: Patient) -> dict:
-    items = record_items(actor=actor, patient=patient, types=SUMMARY_TYPES)
-    results = [lab_result(i) for i in latest_first(items[OBSERVATION])]
-    meds = active_first(items[MEDICATION_REQUEST] + items[MEDICATION_STATEMENT])
-    encounters = latest_first(items[ENCOUNTER])
-    return {
-        "counts": record_counts(patient=patient),
-        "latest_labs": [t.latest for t in lab_tests(results)][:SUMMARY_LATEST_TESTS],
-        "unreadable_labs": [r for r in results if r.unreadable is not None],
-        "problems": [
-            c
-            for c in active_first(items[CONDITION], "clinical_status")
-            if is_active(c, "clinical_status")
-        ],
-        "medications": [m for m in meds if is_active(m)],
-        "allergies": [
-            a
-            for a in active_first(items[ALLERGY], "clinical_status")
-            if is_active(a, "clinical_status")
-        ],
-        "last_visit": encounters[0] if encounters else None,
-    }
-
-
-def full_record(*, actor, patient: Patient) -> dict:
-    """Everything the PDF shows, in the pages' orders."""
-    items = record_items(actor=actor, patient=patient, types=ALL_TYPES)
-    return {
-        "demographics": demographics_of(patient=patient),
-        "counts": record_counts(patient=patient),
-        "results": [lab_result(i) for i in latest_first(items[OBSERVATION])],
-        "reports": latest_first(items[DIAGNOSTIC_REPORT]),
-        "problems": active_first(items[CONDITION], "clinical_status"),
-        "medications": active_first(items[MEDICATION_REQUEST] + items[MEDICATION_STATEMENT]),
-        "allergies": active_first(items[ALLERGY], "clinical_status"),
-        "immunizations": latest_first(items[IMMUNIZATION]),
-        "visits": visits(items[ENCOUNTER], items[CONDITION], items[DOCUMENT]),
-        "other_notes": unattached_notes(items[ENCOUNTER], items[DOCUMENT]),
-    }
-
-
-def bundle_resources(*, actor, patient: Patient) -> Iterator[tuple[str, str, object]]:
-    """(type, id, resource as sent) of every stored resource, in a stable order."""
+def _bundle_rows(patient: Patient) -> Iterator[tuple[str, str, object]]:
     preload_keys([patient.pk])
     rows = (
         FhirRecord.objects.filter(patient=patient)
@@ -246,3 +478,19 @@ def bundle_resources(*, actor, patient: Patient) -> Iterator[tuple[str, str, obj
     )
     for row in rows.iterator(chunk_size=200):
         yield row.resource_type, row.fhir_id, row.resource
+
+
+def last_synced(*, patient: Patient, types: Iterable[str]) -> datetime | None:
+    """When the oldest of these types was last synced; None when one never has.
+
+    Sync metadata, not the patient's data: records.sync asks it too.
+    """
+    types = set(types)
+    times = dict(
+        SyncState.objects.filter(patient=patient, resource_type__in=types).values_list(
+            "resource_type", "last_synced_at"
+        )
+    )
+    if set(times) != types or None in times.values():
+        return None
+    return min(times.values())

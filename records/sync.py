@@ -31,20 +31,25 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from procrastinate import exceptions as procrastinate_exceptions
+from procrastinate.contrib.django import app
 
 from audit.actions import Action, Outcome
 from audit.services import record
+from patients.models import Patient, PatientDemographics
+from portal.access import Role
 from portal.crypto.scope import key_scope
 from portal.fhir import FhirClient, FhirConfig, FhirError, InvalidResource, validate
 from portal.fhir.checks import smart_config
-from portal.models import PatientDemographics
 from records import selectors
 from records.demographics import from_fhir_patient
 from records.ingest import IngestReport, ingest, quarantine
-from records.models import Patient, QuarantineReason, SyncState
+from records.models import QuarantineReason, SyncState
 from records.types import SYNCED_TYPES
 
 PAGE_SIZE = 100
+# The job that runs sync_patient() (records/tasks.py), deferred here by name:
+# the task module imports this one, not the reverse.
+SYNC_JOB = "records.sync_patient"
 logger = logging.getLogger(__name__)
 
 
@@ -235,8 +240,6 @@ def request_sync(*, patient: Patient, actor: Any, reason: SyncReason | str) -> b
     reason = SyncReason(reason)
     if not configured() or not patient.fhir_id:
         raise SyncUnavailable("no EHR configured" if not configured() else "patient not linked")
-    from records.tasks import sync_patient_job  # the task module imports this one
-
     with transaction.atomic():
         locked = Patient.objects.select_for_update().get(pk=patient.pk)
         now = timezone.now()
@@ -259,9 +262,9 @@ def request_sync(*, patient: Patient, actor: Any, reason: SyncReason | str) -> b
         try:
             with transaction.atomic():  # a savepoint: the lock's unique violation stays in it
                 lock = f"sync:{patient.pk}"
-                sync_patient_job.configure(lock=lock, queueing_lock=lock).defer(
-                    patient_id=str(patient.pk)
-                )
+                app.configure_task(
+                    SYNC_JOB, allow_unknown=False, lock=lock, queueing_lock=lock
+                ).defer(patient_id=str(patient.pk))
         except procrastinate_exceptions.AlreadyEnqueued:
             pass  # a sync of this patient is already waiting; it will fetch the same
         record(
@@ -271,6 +274,13 @@ def request_sync(*, patient: Patient, actor: Any, reason: SyncReason | str) -> b
             object_type=reason,
         )
     return True
+
+
+def sync_at_sign_in(sender: Any, *, user: Any, **kwargs: Any) -> None:
+    """Receiver of accounts' second_factor_verified: a patient's sign-in queues a stale sync."""
+    if user.role == Role.PATIENT:
+        # Queued, not awaited: the sign-in answers at once.
+        sync_on_sign_in(patient=user.patient, actor=user)
 
 
 def sync_on_sign_in(*, patient: Patient | None, actor: Any) -> bool:

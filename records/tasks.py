@@ -9,15 +9,15 @@ import logging
 from django.db import connection
 from procrastinate.contrib.django import app
 
-from records.models import Patient
-from records.sync import SyncUnavailable, sync_patient
+from patients.models import Patient
+from records.sync import SYNC_JOB, SyncUnavailable, sync_patient
 
 logger = logging.getLogger(__name__)
 
 
 # `lock`: two syncs of one patient never run at the same time, even from two
 # workers; `queueing_lock` (set by request_sync) keeps one waiting at most.
-@app.task(name="records.sync_patient", queue="sync", pass_context=False)
+@app.task(name=SYNC_JOB, queue="sync", pass_context=False)
 def sync_patient_job(patient_id: str) -> None:
     try:
         _sync(patient_id)

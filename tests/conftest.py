@@ -18,8 +18,8 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from patients.models import Patient
 from portal.access import Role
-from records.models import Patient
 
 pytest_plugins = ["tests.ehr_fixtures"]
 

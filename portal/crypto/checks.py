@@ -14,7 +14,7 @@ from django.db import models
 from portal.crypto import keyring
 from portal.crypto.errors import KeyConfigurationError
 from portal.crypto.fields import BlindIndexField, EncryptedField
-from portal.crypto.models import PHIModel
+from portal.crypto.models import PHIModel, patient_model
 
 
 def _key_setting_error(setting: str, parse: Any, check_id: str, missing: str) -> list[Error]:
@@ -97,24 +97,24 @@ def model_errors(model: type[models.Model]) -> list[CheckMessage]:
                 id="portal.E014",
             )
         )
-    patient_model = apps.get_model("records", "Patient")
+    patient = patient_model()
     try:
         target = model._meta.get_field(model.patient_field)
     except FieldDoesNotExist:
         target = None
     leads_to_patient = target is not None and (
-        (target.primary_key and model is patient_model)
+        (target.primary_key and model is patient)
         or (
             bool(target.many_to_one or target.one_to_one)
             and target.concrete
-            and target.related_model is patient_model
+            and target.related_model is patient
         )
     )
     if not leads_to_patient:
         errors.append(
             Error(
                 f"{model._meta.label}.patient_field ({model.patient_field!r}) must name a "
-                "ForeignKey or OneToOneField to records.Patient (or 'id' on Patient itself).",
+                "ForeignKey or OneToOneField to patients.Patient (or 'id' on Patient itself).",
                 obj=model,
                 id="portal.E015",
             )

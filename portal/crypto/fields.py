@@ -2,7 +2,8 @@
 
 Each value is stored as bytea, ``0x01 | nonce | AES-256-GCM ciphertext+tag``
 (primitives.py), under the data key of the row's patient, with associated data
-``"carebridge:phi:v1" | app_label.model_name | field name | row primary key``: a
+``"carebridge:phi:v1" | app_label.model_name | field name | row primary key``
+(``PHIModel.phi_label`` when set: the label a moved model had): a
 ciphertext copied to another row, field or model does not decrypt.
 
 Use them on subclasses of :class:`portal.crypto.models.PHIModel` (a system
@@ -98,6 +99,8 @@ class EncryptedField(models.Field):  # type: ignore[type-arg]
 
     descriptor_class = _EncryptedAttribute
     _aad_prefix = AAD_PREFIX
+    # The model's label as bound into each value (PHIModel.phi_label).
+    phi_label = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         for option in ("primary_key", "unique", "db_index"):
@@ -116,7 +119,8 @@ class EncryptedField(models.Field):  # type: ignore[type-arg]
 
     def contribute_to_class(self, cls: Any, name: str, private_only: bool = False) -> None:
         super().contribute_to_class(cls, name, private_only)
-        self._aad_prefix = AAD_PREFIX + f"{cls._meta.label_lower}\x00{name}\x00".encode()
+        self.phi_label = getattr(cls, "phi_label", None) or cls._meta.label_lower
+        self._aad_prefix = AAD_PREFIX + f"{self.phi_label}\x00{name}\x00".encode()
 
     # --- reading ---------------------------------------------------------------
 
@@ -138,7 +142,7 @@ class EncryptedField(models.Field):  # type: ignore[type-arg]
         except (CryptoError, ValueError) as cause:
             kind = ValueDisposed if isinstance(cause, PatientKeyShredded) else DecryptionError
             error = kind(
-                model=self.model._meta.label_lower,
+                model=self.phi_label,
                 field=self.name,
                 row_id=pk,
                 patient_id=patient_id,

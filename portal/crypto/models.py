@@ -21,7 +21,7 @@ class PatientKey(models.Model):
     """
 
     patient = models.OneToOneField(
-        "records.Patient", on_delete=models.PROTECT, primary_key=True, related_name="+"
+        "patients.Patient", on_delete=models.PROTECT, primary_key=True, related_name="+"
     )
     kek_version = models.PositiveIntegerField()
     wrapped_key = models.BinaryField()
@@ -43,6 +43,15 @@ class PatientKey(models.Model):
         return f"data key of patient {self.pk}"
 
 
+def patient_model() -> type[models.Model]:
+    """The patient model (patients.Patient), as PatientKey's relation names it.
+
+    The patients app sits above portal/crypto (its models have encrypted
+    fields), so crypto reaches the model through the app registry, not an import.
+    """
+    return PatientKey._meta.get_field("patient").related_model  # type: ignore[return-value]
+
+
 def row_id_bytes(pk: object) -> bytes:
     """A UUID primary key as the 16 bytes that end each value's associated data."""
     return pk.bytes if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk)).bytes
@@ -59,7 +68,7 @@ class PHIModel(models.Model):
     - The primary key is a UUID generated in Python, so it is known before the
       first INSERT: the ciphertext is bound to it (AAD).
     - ``patient_field`` names the field that leads to the patient whose key
-      encrypts the row: a ForeignKey/OneToOneField to records.Patient, or
+      encrypts the row: a ForeignKey/OneToOneField to patients.Patient, or
       ``"id"`` on the patient model itself. A row's patient and primary key are
       its identity; changing either re-encrypts the row's values on save.
     """
@@ -67,6 +76,10 @@ class PHIModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
 
     patient_field: ClassVar[str] = "patient"
+    # The ``app_label.model_name`` bound into every value's associated data;
+    # None is the model's own label. A model moved to another app keeps its
+    # old label here, or none of its stored values would open.
+    phi_label: ClassVar[str | None] = None
 
     class Meta:
         abstract = True

@@ -10,22 +10,19 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from django.apps import apps
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from audit.actions import Action, Outcome, Severity
-from audit.services import record
+from audit.services import AuditContext, record
 from portal.crypto import envelope, keyring, selectors
 from portal.crypto.errors import DecryptionError, InvalidCiphertext, ValueDisposed
-from portal.crypto.models import PatientKey, PHIModel
+from portal.crypto.models import PatientKey, PHIModel, patient_model
 from portal.crypto.primitives import Aead, random_key
 from portal.crypto.scope import current_scope
-
-if TYPE_CHECKING:
-    from accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +100,7 @@ class RotationReport:
 
 
 def patient_keys_rotate(
-    *, actor: User | None = None, batch_size: int = ROTATE_BATCH
+    *, actor: AbstractBaseUser | None = None, batch_size: int = ROTATE_BATCH
 ) -> RotationReport:
     """Re-wrap every live data key under the newest KEK, one transaction per batch.
 
@@ -192,7 +189,11 @@ class ShredReport:
 
 
 def patient_shred(
-    *, patient_id: uuid.UUID, actor: User | None = None, reason: str = ""
+    *,
+    patient_id: uuid.UUID,
+    actor: AbstractBaseUser | None = None,
+    reason: str = "",
+    context: AuditContext | None = None,
 ) -> ShredReport:
     """Destroy the patient's data key: every value encrypted under it becomes unreadable,
     also in database dumps taken earlier (the key-store share is gone).
@@ -204,11 +205,9 @@ def patient_shred(
     nothing is recorded; if the commit fails after it, the data is already
     unreadable and running the shred again completes the record. Idempotent.
     """
-    # Looked up, not imported: records.models imports the encrypted fields,
-    # which import this module.
-    patient_model = apps.get_model("records", "Patient")
-    if not patient_model.objects.filter(pk=patient_id).exists():
-        raise patient_model.DoesNotExist(f"no patient {patient_id}")
+    patients = patient_model()
+    if not patients._default_manager.filter(pk=patient_id).exists():
+        raise patients.DoesNotExist(f"no patient {patient_id}")
     with transaction.atomic():
         key = PatientKey.objects.select_for_update().filter(pk=patient_id).first()
         already = key is not None and key.shredded_at is not None
@@ -232,6 +231,7 @@ def patient_shred(
                 object_type="portal.patientkey",
                 object_id=patient_id,
                 reason=reason,
+                context=context,
             )
         destroyed = keyring.key_store().destroy(patient_id)
     if (scope := current_scope()) is not None:

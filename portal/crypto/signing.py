@@ -103,6 +103,7 @@ _parsed: dict[tuple[str, tuple[str, ...]], tuple[Ed25519PrivateKey | None, dict]
 
 
 def _configured() -> tuple[Ed25519PrivateKey | None, dict[str, Ed25519PublicKey]]:
+    # Here, not at the top: audit.verify_export uses this module without Django.
     from django.conf import settings
 
     private_text = settings.AUDIT_SIGNING_KEY

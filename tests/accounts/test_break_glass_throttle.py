@@ -10,8 +10,8 @@ import pytest
 import time_machine
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
-from accounts.models import BreakGlassGrant
 from audit.actions import Action, Outcome
+from patients.models import BreakGlassGrant
 from tests.audit_helpers import events, last_event
 from tests.conftest import device_of, sign_in_fully, totp_now
 

@@ -6,11 +6,11 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.models import CareTeam, User
+from accounts.models import User
 from ehr import demo_data
+from patients.models import CareTeam, PatientDemographics
 from portal.access import clinical_patients
 from portal.crypto.scope import key_scope
-from portal.models import PatientDemographics
 
 pytestmark = pytest.mark.django_db
 

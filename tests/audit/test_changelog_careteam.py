@@ -2,7 +2,7 @@
 
 from auditlog.models import LogEntry
 
-from accounts.models import CareTeam
+from patients.models import CareTeam
 
 
 def test_it_records_who_joined_a_care_team(db, carol, alice):

@@ -7,8 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import CareTeam
-from portal.models import PatientDemographics
+from patients.models import CareTeam, PatientDemographics
 from records.presenters import trend_key
 from tests.records import builders
 

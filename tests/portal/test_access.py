@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.core import mail
 
-from accounts.models import BreakGlassGrant, CareTeam
 from audit.actions import Action, Outcome, Severity
+from patients.models import BreakGlassGrant, CareTeam
 from portal.access import Policy, Role, view_policy
 from tests.audit_helpers import events, last_event
 from tests.conftest import device_of, sign_in_fully, totp_now

@@ -86,8 +86,19 @@ def test_it_offers_administrators_no_clinical_app(client, ada):
     sign_in_fully(client, ada)
     app_list = client.get("/admin/").context["app_list"]
     apps = {app["app_label"] for app in app_list}
-    assert apps <= {"accounts", "otp_totp", "otp_static", "otp_email", "axes", "records"}
+    assert apps <= {
+        "accounts",
+        "otp_totp",
+        "otp_static",
+        "otp_email",
+        "axes",
+        "patients",
+        "records",
+    }
     assert "audit" not in apps
+    # Of the patients app, care teams only: never the patient or their demographics.
+    patients = next(app for app in app_list if app["app_label"] == "patients")
+    assert {m["object_name"] for m in patients["models"]} == {"CareTeam"}
     # Of the records app, only the sync's refusals and progress (ids and codes), read-only.
     records = next((app for app in app_list if app["app_label"] == "records"), {"models": []})
     assert {m["object_name"] for m in records["models"]} <= {"Quarantine", "SyncState"}

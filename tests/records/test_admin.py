@@ -54,5 +54,6 @@ def test_administrators_hold_no_permission_on_clinical_models(ada):
     assert ada.has_perm("records.view_quarantine")
     assert not ada.has_perm("records.change_quarantine")
     assert not ada.has_perm("records.view_fhirrecord")
-    assert not ada.has_perm("records.view_patient")
-    assert not ada.has_perm("portal.view_patientdemographics")
+    assert not ada.has_perm("patients.view_patient")
+    assert not ada.has_perm("patients.change_patient")
+    assert not ada.has_perm("patients.view_patientdemographics")

@@ -112,7 +112,7 @@ def test_it_draws_names_in_other_scripts_with_the_unicode_font(alice, record, se
     assert font_files(settings.PORTAL_PDF_FONT_DIR), "fonts-dejavu-core (system-deps.sh --fonts)"
     with_names(record, "Łukasz Dvořák, Ωμέγα, Нина, Nguyễn")
 
-    text = pdf_text(record_pdf(full_record(actor=alice, patient=record)))
+    text = pdf_text(record_pdf(full_record(actor=alice, patient_id=record.pk)))
 
     assert "Łukasz Dvořák, Ωμέγα, Нина, Nguyễn" in text
 
@@ -120,7 +120,7 @@ def test_it_draws_names_in_other_scripts_with_the_unicode_font(alice, record, se
 def test_it_replaces_what_the_font_lacks_and_never_crashes(alice, record):
     with_names(record, "糖尿病 ✓ café")
 
-    text = pdf_text(record_pdf(full_record(actor=alice, patient=record)))
+    text = pdf_text(record_pdf(full_record(actor=alice, patient_id=record.pk)))
 
     assert "??? ✓ café" in text  # DejaVu has the check mark, not the CJK
 
@@ -128,7 +128,7 @@ def test_it_replaces_what_the_font_lacks_and_never_crashes(alice, record):
 def test_without_the_font_it_falls_back_to_the_core_font(alice, record, tmp_path):
     with_names(record, "糖尿病 Ωmega café Dvořák")
 
-    text = pdf_text(record_pdf(full_record(actor=alice, patient=record), font_dir=tmp_path))
+    text = pdf_text(record_pdf(full_record(actor=alice, patient_id=record.pk), font_dir=tmp_path))
 
     assert "??? ?mega café Dvorák" in text
     dashes = "naïve \u2013 \u201cquoted\u201d \u2014 ok"

@@ -13,12 +13,11 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from accounts.models import CareTeam
+from patients.models import CareTeam, Patient, PatientDemographics
 from portal.crypto.scope import key_scope
 from portal.fhir import FhirClient
-from portal.models import PatientDemographics
 from records.demographics import from_fhir_patient
-from records.models import FhirRecord, Patient, Quarantine
+from records.models import FhirRecord, Quarantine
 from records.sync import SYNCED_TYPES, sync_patient
 from tests.conftest import sign_in_fully
 

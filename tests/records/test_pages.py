@@ -7,9 +7,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from accounts.models import CareTeam
 from audit.actions import Action, Severity
-from portal.models import PatientDemographics
+from patients.models import CareTeam, PatientDemographics
 from records.presenters import trend_key
 from tests.audit_helpers import events, last_event
 from tests.conftest import sign_in_fully

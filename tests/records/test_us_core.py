@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from patients.models import PatientDemographics
 from portal.crypto.scope import key_scope
-from portal.models import PatientDemographics
 from records.models import FhirRecord, Quarantine
 from records.presenters import lab_result, open_rows
 from records.sync import sync_patient

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from patients.models import Patient
 from portal.crypto import services
-from records.models import Patient
 
 WORD = "SHRED"
 

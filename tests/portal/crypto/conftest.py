@@ -19,8 +19,8 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
 
 from accounts.models import User
+from patients.models import PatientDemographics
 from portal.crypto.scope import KeyScope, current_scope
-from portal.models import PatientDemographics
 
 PG_DUMP = "/usr/lib/postgresql/15/bin/pg_dump"
 

@@ -2,8 +2,8 @@
 
 from accounts.models import User, UserSession
 from audit.actions import Action, Severity
+from patients.models import PatientDemographics
 from portal.crypto.values import Undecryptable
-from portal.models import PatientDemographics
 from tests.audit_helpers import last_event
 from tests.conftest import sign_in_fully
 from tests.portal.crypto.conftest import demographics_of

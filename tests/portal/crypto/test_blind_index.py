@@ -5,8 +5,8 @@ import secrets
 
 import pytest
 
+from patients.models import PatientDemographics
 from portal.crypto.blind_index import blind_index
-from portal.models import PatientDemographics
 from tests.portal.crypto.conftest import demographics_of, fresh, raw_column
 
 

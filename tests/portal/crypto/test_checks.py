@@ -10,10 +10,10 @@ from pathlib import Path
 from django.db import models
 from django.test.utils import isolate_apps
 
+from patients.models import PatientDemographics
 from portal.crypto.checks import model_errors
 from portal.crypto.fields import EncryptedTextField
 from portal.crypto.models import PHIModel
-from portal.models import PatientDemographics
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -12,13 +12,13 @@ from django.template import Context, Template
 from django.test import RequestFactory
 
 from audit.actions import Action, Outcome, Severity
+from patients.models import PatientDemographics
 from portal.crypto.errors import DecryptionError, KeyConfigurationError
 from portal.crypto.fields import bulk_update_sealed
 from portal.crypto.models import PatientKey
 from portal.crypto.primitives import NONCE_BYTES, OVERHEAD
 from portal.crypto.scope import KeyScopeMiddleware, current_scope, key_scope
 from portal.crypto.values import UNREADABLE_TEXT, Sealed, Undecryptable
-from portal.models import PatientDemographics
 from tests.audit_helpers import events, last_event
 from tests.portal.crypto.conftest import (
     a_request,

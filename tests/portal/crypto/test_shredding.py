@@ -6,12 +6,12 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audit.actions import Action, Severity
+from patients.models import PatientDemographics
 from portal.crypto import keyring
 from portal.crypto.blind_index import blind_index
 from portal.crypto.errors import PatientKeyShredded, ValueDisposed
 from portal.crypto.models import PatientKey
 from portal.crypto.values import DISPOSED_TEXT, Undecryptable
-from portal.models import PatientDemographics
 from tests.audit_helpers import events, last_event
 from tests.portal.crypto.conftest import demographics_of, execute, fresh, pg_dump
 

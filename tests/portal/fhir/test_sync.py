@@ -13,8 +13,8 @@ import time_machine
 from django.utils import timezone
 
 from audit.actions import Action, Outcome
+from patients.models import PatientDemographics
 from portal.crypto.scope import key_scope
-from portal.models import PatientDemographics
 from records.models import FhirRecord, Quarantine, SyncState
 from records.sync import SYNCED_TYPES, SyncUnavailable, sync_patient
 from tests.audit_helpers import events

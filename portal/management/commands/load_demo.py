@@ -8,6 +8,9 @@ The demo patients are linked to their records on the demo EHR (ehr/demo_data.py
 seeds it with the same ids), with demographics taken from those Patient
 resources, and put on one care team with Dr Chen and Nurse Park, so that
 signing in shows real-looking records without any manual step.
+
+It lives in the shell (portal), not in accounts: it seeds every app at once,
+from accounts to records and the demo EHR.
 """
 
 import base64
@@ -22,11 +25,11 @@ from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
-from accounts.models import CareTeam, User
+from accounts.models import User
 from ehr import demo_data
+from patients.models import CareTeam, PatientDemographics
 from portal.access import EMAIL_OTP_ROLES, Role
 from portal.crypto.scope import key_scope
-from portal.models import PatientDemographics
 from records.demographics import from_fhir_patient
 
 # Demo patient → their id on the demo EHR.
