@@ -32,7 +32,7 @@ MEMORY_SMALL = 2000
 MEMORY_LARGE = 10000
 MEMORY_GROWTH = 1.5
 TARGET_RATE = 1500
-TARGET_RATIO = 0.3
+TARGET_RATIO = 0.5
 
 
 def _lazy_resources(patient_fhir_id: str, count: int = RESOURCES) -> Iterator[dict]:

@@ -47,17 +47,21 @@ def _contact(resource: dict[str, Any]) -> dict[str, Any]:
     if addresses:
         home = next((a for a in addresses if a.get("use") == "home"), addresses[0])
         town = " ".join(str(part) for part in (home.get("postalCode"), home.get("city")) if part)
-        lines = [*home.get("line", []), town]
-        contact["address"] = [str(line) for line in lines if line]
+        contact["address"] = _present([*_present(home.get("line")), town])
     return contact
+
+
+def _present(values: Any) -> list[str]:
+    """A primitive list's values; a null is the placeholder of a value sent only as its
+    extension (``"given": ["Amy", null], "_given": [null, {data-absent-reason}]``)."""
+    return [str(v) for v in values or [] if v is not None and v != ""]
 
 
 def from_fhir_patient(resource: dict[str, Any]) -> dict[str, Any]:
     """PatientDemographics field values from a (validated) FHIR Patient resource."""
     name = _official_name(resource)
-    given = name.get("given") or []
     return {
-        "given_name": " ".join(str(g) for g in given) or str(name.get("text", "")),
+        "given_name": " ".join(_present(name.get("given"))) or str(name.get("text", "")),
         "family_name": str(name.get("family", "")),
         "birth_date": _birth_date(resource.get("birthDate")),
         "mrn": _mrn(resource),

@@ -27,8 +27,6 @@ iterator is exhausted; if the iterator raises
 recorded, ``high_water`` does not move, and the error propagates.
 """
 
-import base64
-import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,27 +41,16 @@ from django.utils.dateparse import parse_datetime
 from audit.actions import Action, Outcome, Severity
 from audit.services import record
 from patients.models import Patient
+from portal.crypto.fields import bulk_update_sealed
 from portal.crypto.scope import key_scope
 from portal.fhir import InvalidResource, validate
 from records.models import FhirRecord, Quarantine, QuarantineReason, ResourceType, SyncState
+from records.types import AnyDisplay, display_of, record_type
 
 BATCH_SIZE = 100
+# What a newer copy of a stored resource replaces (one UPDATE per batch).
+_REPLACED_FIELDS = ["version_id", "last_updated", "resource", "display", "stored_at"]
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-# Where each type names its patient (FHIR R4).
-_PATIENT_ELEMENT = {
-    ResourceType.OBSERVATION: "subject",
-    ResourceType.DIAGNOSTIC_REPORT: "subject",
-    ResourceType.ENCOUNTER: "subject",
-    ResourceType.CONDITION: "subject",
-    ResourceType.MEDICATION_REQUEST: "subject",
-    ResourceType.MEDICATION_STATEMENT: "subject",
-    ResourceType.ALLERGY_INTOLERANCE: "patient",
-    ResourceType.IMMUNIZATION: "patient",
-    ResourceType.DOCUMENT_REFERENCE: "subject",
-}
-# A visit note's text is shown inline up to this size; longer notes are cut
-# with a marker (the whole note stays in the stored resource and the downloads).
-NOTE_TEXT_LIMIT = 20_000
 
 
 @dataclass
@@ -190,8 +177,11 @@ def _record_sync(
 
 def _sync_state_lock(patient: Patient, resource_type: str) -> SyncState:
     """Lock the patient's sync state of this type: two syncs of it never interleave."""
-    state, _ = SyncState.objects.get_or_create(patient=patient, resource_type=resource_type)
-    return SyncState.objects.select_for_update().get(pk=state.pk)
+    # One query once the row exists (SELECT … FOR UPDATE); a new row is locked by its INSERT.
+    state, _ = SyncState.objects.select_for_update().get_or_create(
+        patient=patient, resource_type=resource_type
+    )
+    return state
 
 
 # (fhir id, resource, versionId, lastUpdated) of a resource that passed screening.
@@ -263,13 +253,20 @@ def _saw(report: IngestReport, fhir_id: str) -> None:
 def _upsert(
     patient: Patient, resource_type: str, accepted: list[Accepted], report: IngestReport
 ) -> None:
-    """One query for the stored copies, one INSERT for the new rows, a save per replaced row."""
+    """One query for the stored copies, one INSERT for the new rows, one UPDATE for the replaced.
+
+    Each stored resource is mapped to its display once, by its type's entry in
+    records/types.py; both encrypted fields are sealed per row by portal/crypto.
+    """
+    # The stored ciphertexts are not needed to compare versions: they are not fetched
+    # (the rare copy without metadata loads its resource when compared).
     stored = {
         row.fhir_id: row
         for row in FhirRecord.objects.filter(
             patient=patient, resource_type=resource_type, fhir_id__in={a[0] for a in accepted}
-        )
+        ).defer("resource", "display")
     }
+    now = timezone.now()
     new: dict[str, FhirRecord] = {}
     changed: dict[str, FhirRecord] = {}
     for fhir_id, resource, version_id, last_updated in accepted:
@@ -279,19 +276,18 @@ def _upsert(
             continue
         if row is None:
             row = new[fhir_id] = FhirRecord(
-                patient=patient, resource_type=resource_type, fhir_id=fhir_id
+                patient_id=patient.pk, resource_type=resource_type, fhir_id=fhir_id
             )
         elif fhir_id not in new:
             changed[fhir_id] = row
         row.version_id = version_id
         row.last_updated = last_updated
         row.resource = resource
-        row.display = display_fields(resource_type, resource)
-        row.stored_at = timezone.now()
+        row.display = display_of(resource_type, resource)
+        row.stored_at = now
     report.stored += len(new) + len(changed)
     FhirRecord.objects.bulk_create(new.values())
-    for row in changed.values():
-        row.save()
+    bulk_update_sealed(list(changed.values()), _REPLACED_FIELDS)
 
 
 def quarantine(
@@ -322,7 +318,7 @@ def quarantine(
 
 def _patient_reference(resource: dict[str, Any], resource_type: ResourceType) -> str | None:
     """The relative reference naming the patient; anything else (absolute, absent) fails."""
-    element = resource.get(_PATIENT_ELEMENT[resource_type])
+    element = resource.get(record_type(resource_type).patient_element)
     reference = element.get("reference") if isinstance(element, dict) else None
     return reference if isinstance(reference, str) else None
 
@@ -359,261 +355,9 @@ def _older(version_id: str, row: FhirRecord) -> bool:
     return False
 
 
-# --- display fields --------------------------------------------------------------
-
-
-def _text(concept: Any) -> str:
-    """A CodeableConcept's text, else its first coding's display, else its code."""
-    if not isinstance(concept, dict):
-        return ""
-    if concept.get("text"):
-        return str(concept["text"])
-    for coding in concept.get("coding") or []:
-        if coding.get("display"):
-            return str(coding["display"])
-    for coding in concept.get("coding") or []:
-        if coding.get("code"):
-            return str(coding["code"])
-    return ""
-
-
-def _texts(concepts: Any) -> list[str]:
-    return [t for t in (_text(c) for c in concepts or []) if t]
-
-
-def _coding(concept: Any) -> dict[str, str]:
-    """The first coding's system and code (lab trends group by them)."""
-    for coding in (concept or {}).get("coding") or []:
-        if coding.get("code"):
-            return {"system": coding.get("system", ""), "code": coding["code"]}
-    return {}
-
-
-def _quantity(quantity: Any) -> dict[str, Any]:
-    """Value, comparator and unit exactly as sent (unit text, else the UCUM code)."""
-    if not isinstance(quantity, dict):
-        return {}
-    out = {"value": quantity.get("value"), "unit": quantity.get("unit") or quantity.get("code")}
-    if quantity.get("comparator"):
-        out["comparator"] = quantity["comparator"]
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def _value(resource: dict[str, Any]) -> dict[str, Any]:
-    if "valueQuantity" in resource:
-        return _quantity(resource["valueQuantity"])
-    if "valueCodeableConcept" in resource:
-        return {"value": _text(resource["valueCodeableConcept"])}
-    for key in ("valueString", "valueBoolean", "valueInteger", "valueDateTime", "valueTime"):
-        if key in resource:
-            return {"value": resource[key]}
-    if "valueRange" in resource:
-        low = _quantity(resource["valueRange"].get("low"))
-        high = _quantity(resource["valueRange"].get("high"))
-        return {"low": low, "high": high}
-    return {}
-
-
-def _period_start(period: Any) -> str:
-    return str(period.get("start", "")) if isinstance(period, dict) else ""
-
-
-def _first(resource: dict[str, Any], *keys: str) -> str:
-    """The first of several choice elements present (dates: as sent, ISO text)."""
-    for key in keys:
-        value = resource.get(key)
-        if isinstance(value, str) and value:
-            return value
-        if key.endswith("Period") and (start := _period_start(value)):
-            return start
-    return ""
-
-
-def _medication(resource: dict[str, Any]) -> str:
-    if "medicationCodeableConcept" in resource:
-        return _text(resource["medicationCodeableConcept"])
-    reference = resource.get("medicationReference") or {}
-    return str(reference.get("display", ""))
-
-
-def _dosage(resource: dict[str, Any], key: str) -> list[str]:
-    return [str(d["text"]) for d in resource.get(key) or [] if d.get("text")]
-
-
-def _observation(r: dict[str, Any]) -> dict[str, Any]:
-    ranges = []
-    for rr in r.get("referenceRange") or []:
-        ranges.append(
-            {
-                "low": _quantity(rr.get("low")),
-                "high": _quantity(rr.get("high")),
-                "text": rr.get("text", ""),
-                "type": _text(rr.get("type")),
-            }
-        )
-    interpretation = r.get("interpretation") or []
-    return {
-        "code": _text(r.get("code")),
-        "coding": _coding(r.get("code")),
-        "category": _texts(r.get("category")),
-        **_value(r),
-        "reference_range": ranges,
-        "interpretation": _texts(interpretation),
-        "interpretation_code": _coding(interpretation[0]).get("code", "") if interpretation else "",
-        "effective": _first(r, "effectiveDateTime", "effectivePeriod", "effectiveInstant")
-        or str(r.get("issued", "")),
-        "components": [
-            {"code": _text(c.get("code")), **_value(c)} for c in r.get("component") or []
-        ],
-        "note": [str(n["text"]) for n in r.get("note") or [] if n.get("text")],
-    }
-
-
-def _diagnostic_report(r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "code": _text(r.get("code")),
-        "category": _texts(r.get("category")),
-        "conclusion": r.get("conclusion", ""),
-        "effective": _first(r, "effectiveDateTime", "effectivePeriod") or str(r.get("issued", "")),
-        "results": [x.get("reference", "") for x in r.get("result") or []],
-    }
-
-
-def _encounter(r: dict[str, Any]) -> dict[str, Any]:
-    period = r.get("period") or {}
-    klass = r.get("class") or {}
-    return {
-        "class": klass.get("display") or klass.get("code", ""),
-        "type": _texts(r.get("type")),
-        "reason": _texts(r.get("reasonCode")),
-        "diagnoses": [d["condition"].get("reference", "") for d in r.get("diagnosis") or []],
-        "effective": period.get("start", ""),
-        "end": period.get("end", ""),
-        "service_provider": (r.get("serviceProvider") or {}).get("display", ""),
-    }
-
-
-def _condition(r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "code": _text(r.get("code")),
-        "clinical_status": _text(r.get("clinicalStatus")),
-        "verification_status": _text(r.get("verificationStatus")),
-        "category": _texts(r.get("category")),
-        "severity": _text(r.get("severity")),
-        "effective": _first(r, "onsetDateTime", "onsetPeriod", "recordedDate"),
-        "abatement": _first(r, "abatementDateTime", "abatementPeriod"),
-        "note": [str(n["text"]) for n in r.get("note") or [] if n.get("text")],
-    }
-
-
-def _medication_request(r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "medication": _medication(r),
-        "intent": r.get("intent", ""),
-        "dosage": _dosage(r, "dosageInstruction"),
-        "effective": r.get("authoredOn", ""),
-        "requester": (r.get("requester") or {}).get("display", ""),
-    }
-
-
-def _medication_statement(r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "medication": _medication(r),
-        "dosage": _dosage(r, "dosage"),
-        "effective": _first(r, "effectiveDateTime", "effectivePeriod", "dateAsserted"),
-    }
-
-
-def _allergy(r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "code": _text(r.get("code")),
-        "clinical_status": _text(r.get("clinicalStatus")),
-        "verification_status": _text(r.get("verificationStatus")),
-        "type": r.get("type", ""),
-        "category": list(r.get("category") or []),
-        "criticality": r.get("criticality", ""),
-        "reactions": [
-            {
-                "manifestation": _texts(x.get("manifestation")),
-                "severity": x.get("severity", ""),
-                "description": x.get("description", ""),
-            }
-            for x in r.get("reaction") or []
-        ],
-        "effective": _first(r, "onsetDateTime", "onsetPeriod", "recordedDate"),
-    }
-
-
-def _immunization(r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "code": _text(r.get("vaccineCode")),
-        "effective": r.get("occurrenceDateTime", "") or r.get("occurrenceString", ""),
-        "lot_number": r.get("lotNumber", ""),
-        "dose_quantity": _quantity(r.get("doseQuantity")),
-        "site": _text(r.get("site")),
-        "route": _text(r.get("route")),
-    }
-
-
-def _document_reference(r: dict[str, Any]) -> dict[str, Any]:
-    context = r.get("context") or {}
-    return {
-        "type": _text(r.get("type")),
-        "category": _texts(r.get("category")),
-        "description": r.get("description", ""),
-        "effective": r.get("date", "") or _period_start(context.get("period")),
-        "encounters": [
-            e["reference"]
-            for e in context.get("encounter") or []
-            if isinstance(e.get("reference"), str)
-        ],
-        "authors": [str(a["display"]) for a in r.get("author") or [] if a.get("display")],
-        "text": _note_text(r.get("content") or []),
-    }
-
-
-def _note_text(content: list[dict[str, Any]]) -> str:
-    """The first plain-text attachment's text, decoded; "" when there is none.
-
-    Only inline ``text/plain`` data is read: the portal never follows an
-    attachment URL (that would be a request to wherever the EHR points).
-    """
-    for item in content:
-        attachment = item.get("attachment") or {}
-        content_type = str(attachment.get("contentType", "")).split(";")[0].strip().lower()
-        data = attachment.get("data")
-        if content_type != "text/plain" or not isinstance(data, str):
-            continue
-        try:
-            text = base64.b64decode(data, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            return ""
-        if len(text) > NOTE_TEXT_LIMIT:
-            return text[:NOTE_TEXT_LIMIT] + " [… continued in the downloaded record]"
-        return text
-    return ""
-
-
-_MAPPERS = {
-    ResourceType.OBSERVATION: _observation,
-    ResourceType.DIAGNOSTIC_REPORT: _diagnostic_report,
-    ResourceType.ENCOUNTER: _encounter,
-    ResourceType.CONDITION: _condition,
-    ResourceType.MEDICATION_REQUEST: _medication_request,
-    ResourceType.MEDICATION_STATEMENT: _medication_statement,
-    ResourceType.ALLERGY_INTOLERANCE: _allergy,
-    ResourceType.IMMUNIZATION: _immunization,
-    ResourceType.DOCUMENT_REFERENCE: _document_reference,
-}
-
-
-def display_fields(resource_type: str, resource: dict[str, Any]) -> dict[str, Any]:
-    """The small dict pages show for one (validated) resource.
-
-    ``status`` and ``effective`` (ISO date/dateTime text as sent, "" when
-    unknown) are common to all types.
-    """
-    return {"status": resource.get("status", ""), **_MAPPERS[ResourceType(resource_type)](resource)}
+def display_fields(resource_type: str, resource: dict[str, Any]) -> AnyDisplay:
+    """The small dict pages show for one (validated) resource: see records/types.py."""
+    return display_of(resource_type, resource)
 
 
 def effective_sort_key(row: FhirRecord) -> str:

@@ -15,30 +15,20 @@ from django.utils import timezone
 from patients.models import Patient
 from portal.crypto.fields import EncryptedJSONField
 from portal.crypto.models import PHIModel
+from records.types import ResourceType
 
-
-class ResourceType(models.TextChoices):
-    """The FHIR resource types the portal shows (and therefore syncs)."""
-
-    OBSERVATION = "Observation"
-    DIAGNOSTIC_REPORT = "DiagnosticReport"
-    ENCOUNTER = "Encounter"
-    CONDITION = "Condition"
-    MEDICATION_REQUEST = "MedicationRequest"
-    MEDICATION_STATEMENT = "MedicationStatement"
-    ALLERGY_INTOLERANCE = "AllergyIntolerance"
-    IMMUNIZATION = "Immunization"
-    # Visit notes and discharge summaries (context.encounter links them to visits).
-    DOCUMENT_REFERENCE = "DocumentReference"
+__all__ = ["FhirRecord", "Patient", "Quarantine", "QuarantineReason", "ResourceType", "SyncState"]
 
 
 class FhirRecord(PHIModel):
     """One FHIR resource of one patient, as the EHR sent it, plus its display fields.
 
     - ``resource``: the resource JSON exactly as received (downloads, re-mapping).
-    - ``display``: the few values pages show (records/ingest.py maps them per
-      type: code text, value and unit as sent, reference range, interpretation,
-      status, and ``effective``, the clinical date as an ISO string).
+    - ``display``: the few values pages show, mapped once at ingest by the
+      type's entry in records/types.py, in the shape its ``*Display`` TypedDict
+      states (code text, value and unit as sent, reference range,
+      interpretation, status, and ``effective``, the clinical date as an ISO
+      string).
 
     The clinical date is inside ``display``, not a plain column: a clear date
     would tell when a patient had a lab drawn or a visit, which is itself

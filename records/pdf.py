@@ -249,7 +249,7 @@ def record_pdf(
 def _row(item: Item, values: Callable[[Item, dict[str, Any]], list[Any]]) -> list[str]:
     if item.unreadable is not None:
         return [UNREADABLE] + [""] * (len(values(item, {})) - 1)
-    return [text(v) for v in values(item, item.d)]
+    return [text(v) for v in values(item, item.display)]
 
 
 def _lab_row(r: LabResult) -> list[str]:
@@ -271,7 +271,7 @@ def _visit(pdf: RecordPdf, visit: Visit) -> None:
     if visit.unreadable is not None:
         pdf.para(f"Visit: {UNREADABLE}", bold=True)
         return
-    d = visit.item.d
+    d = visit.item.display
     title = ", ".join(map(text, d.get("type") or [])) or text(d.get("class")) or "Visit"
     pdf.ln(2)
     pdf.para(f"{visit.item.when} - {title}", bold=True)
@@ -280,7 +280,9 @@ def _visit(pdf: RecordPdf, visit: Visit) -> None:
     if d.get("service_provider"):
         pdf.para(f"Where: {d['service_provider']}")
     if visit.diagnoses:
-        names = [UNREADABLE if c.unreadable else text(c.d.get("code")) for c in visit.diagnoses]
+        names = [
+            UNREADABLE if c.unreadable else text(c.display.get("code")) for c in visit.diagnoses
+        ]
         pdf.para("Diagnoses: " + ", ".join(names))
     for note in visit.notes:
         _note(pdf, note)
@@ -290,7 +292,7 @@ def _note(pdf: RecordPdf, note: Item) -> None:
     if note.unreadable is not None:
         pdf.para(f"Note: {UNREADABLE}")
         return
-    d = note.d
+    d = note.display
     heading = " - ".join(
         p for p in (text(d.get("type")), text(d.get("description")), note.when) if p
     )

@@ -1,9 +1,10 @@
 """Stored FHIR rows as the plain items pages, the PDF and the chart show.
 
-Everything here works on decrypted ``display`` dicts (records/ingest.py maps
-them) and never touches the database. A row whose ``display`` cannot be
-decrypted becomes an item with ``unreadable`` set to the ``Undecryptable``
-marker and an empty ``d``: templates show the marker, never crash.
+Everything here works on decrypted ``display`` dicts (mapped at ingest by the
+registry in records/types.py, in the shapes it states) and never touches the
+database. A row whose ``display`` cannot be decrypted becomes an item with
+``unreadable`` set to the ``Undecryptable`` marker and an empty ``display``:
+templates show the marker, never crash.
 
 Values are shown exactly as sent: a ``Decimal("7.10")`` renders as 7.10, an
 int as itself; nothing is rounded or converted.
@@ -22,6 +23,7 @@ from django.utils.formats import date_format
 from portal.crypto.digests import site_digest
 from portal.crypto.values import Undecryptable
 from records.models import FhirRecord
+from records.types import AnyDisplay
 
 ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse", "on-hold"})
 # Interpretation codes (v3 ObservationInterpretation) and what the page says.
@@ -40,16 +42,20 @@ TREND_KEY_LENGTH = 12
 
 @dataclass
 class Item:
-    """One stored resource: its display dict, or the marker when it cannot be read."""
+    """One stored resource: its display dict, or the marker when it cannot be read.
+
+    ``display`` has the shape its type's ``*Display`` in records/types.py states
+    (``{}`` when unreadable); templates read ``item.display.<key>``.
+    """
 
     resource_type: str
     fhir_id: str
-    d: dict[str, Any]
+    display: AnyDisplay | dict[str, Any]
     unreadable: Undecryptable | None = None
 
     @property
     def effective(self) -> str:
-        return str(self.d.get("effective") or "")
+        return str(self.display.get("effective") or "")
 
     @property
     def when(self) -> str:
@@ -57,12 +63,12 @@ class Item:
 
     @property
     def status(self) -> str:
-        return str(self.d.get("status") or "")
+        return str(self.display.get("status") or "")
 
     @property
     def name(self) -> str:
         """What the entry is about: the code's text, or the medicine."""
-        return text(self.d.get("code") or self.d.get("medication"))
+        return text(self.display.get("code") or self.display.get("medication"))
 
     @property
     def reference(self) -> str:
@@ -86,7 +92,7 @@ def entered_in_error(item: Item) -> bool:
     Such a result or diagnosis is not the patient's: pages and the PDF leave it
     out (the FHIR download keeps it, with its status, as sent).
     """
-    values = (item.d.get("status"), item.d.get("verification_status"))
+    values = (item.display.get("status"), item.display.get("verification_status"))
     return any(str(v or "").strip().lower().replace(" ", "-") == "entered-in-error" for v in values)
 
 
@@ -103,7 +109,7 @@ def active_first(items: list[Item], status_key: str = "status") -> list[Item]:
 def is_active(item: Item, status_key: str = "status") -> bool:
     if item.unreadable is not None:
         return True  # cannot tell: shown rather than hidden
-    return str(item.d.get(status_key) or "").lower() in ACTIVE_STATUSES
+    return str(item.display.get(status_key) or "").lower() in ACTIVE_STATUSES
 
 
 # --- values and dates ---------------------------------------------------------------
@@ -232,7 +238,7 @@ def lab_result(item: Item) -> LabResult:
     result = LabResult(item=item)
     if item.unreadable is not None:
         return result
-    d = item.d
+    d = item.display
     result.name = text(d.get("code")) or "Unnamed test"
     result.number = number(d.get("value"))
     result.unit = text(d.get("unit"))
@@ -337,11 +343,11 @@ def visits(encounters: list[Item], conditions: list[Item], notes: list[Item]) ->
     by_reference = {c.reference: c for c in conditions}
     notes_by_encounter: dict[str, list[Item]] = {}
     for note in latest_first(notes):
-        for reference in note.d.get("encounters") or []:
+        for reference in note.display.get("encounters") or []:
             notes_by_encounter.setdefault(str(reference), []).append(note)
     out = []
     for encounter in latest_first(encounters):
-        references = [str(r) for r in encounter.d.get("diagnoses") or []]
+        references = [str(r) for r in encounter.display.get("diagnoses") or []]
         found = [by_reference[r] for r in references if r in by_reference]
         out.append(
             Visit(
@@ -360,5 +366,5 @@ def unattached_notes(encounters: list[Item], notes: list[Item]) -> list[Item]:
     return [
         n
         for n in latest_first(notes)
-        if n.unreadable is not None or not known.intersection(n.d.get("encounters") or [])
+        if n.unreadable is not None or not known.intersection(n.display.get("encounters") or [])
     ]

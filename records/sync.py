@@ -43,21 +43,9 @@ from portal.fhir.checks import smart_config
 from records import selectors
 from records.demographics import from_fhir_patient
 from records.ingest import IngestReport, ingest, quarantine
-from records.models import QuarantineReason, ResourceType, SyncState
+from records.models import QuarantineReason, SyncState
+from records.types import SYNCED_TYPES
 
-# The types the pages show, with the search parameters that narrow each to
-# what is shown. Nothing else is asked for.
-SYNCED_TYPES: dict[ResourceType, dict[str, str]] = {
-    ResourceType.OBSERVATION: {"category": "laboratory"},
-    ResourceType.DIAGNOSTIC_REPORT: {"category": "LAB"},  # HL7 v2-0074, as US Core uses
-    ResourceType.ENCOUNTER: {},
-    ResourceType.DOCUMENT_REFERENCE: {},
-    ResourceType.CONDITION: {},
-    ResourceType.MEDICATION_REQUEST: {},
-    ResourceType.MEDICATION_STATEMENT: {},
-    ResourceType.ALLERGY_INTOLERANCE: {},
-    ResourceType.IMMUNIZATION: {},
-}
 PAGE_SIZE = 100
 # The job that runs sync_patient() (records/tasks.py), deferred here by name:
 # the task module imports this one, not the reverse.

@@ -20,10 +20,11 @@ render it as "[unreadable — reported]" (or "[disposed]" after shredding),
 every use as data raises :class:`~portal.crypto.errors.DecryptionError`, and
 the failure is audited once per request. The other rows of a page still show.
 
-Writing encrypts in ``pre_save``, so only ``Model.save()`` and
-``QuerySet.bulk_create()`` write these fields. ``QuerySet.update()``,
-``bulk_update()`` and lookups other than ``isnull`` are refused: they never see
-a row to encrypt for. ``.values()`` returns :class:`Sealed` ciphertexts, and
+Writing encrypts in ``pre_save``, so only ``Model.save()``,
+``QuerySet.bulk_create()`` and :func:`bulk_update_sealed` (which seals each
+row's values for that row first) write these fields. ``QuerySet.update()``,
+a plain ``bulk_update()`` and lookups other than ``isnull`` are refused: they
+never see a row to encrypt for. ``.values()`` returns :class:`Sealed` ciphertexts, and
 ``dumpdata`` refuses (it would write plaintext). Find rows by a
 :class:`BlindIndexField` instead.
 """
@@ -199,6 +200,12 @@ class EncryptedField(models.Field):  # type: ignore[type-arg]
         value = self.get_prep_value(value)
         return None if value is None else connection.Database.Binary(bytes(value))
 
+    def get_placeholder(self, value: Any, compiler: Any, connection: Any) -> str:
+        # Having this keeps bulk_create on plain multi-row VALUES: PostgreSQL's
+        # UNNEST form would send ciphertexts as bytea array literals, each
+        # escaped element by element, which costs more than the insert itself.
+        return "%s"
+
     def get_lookup(self, lookup_name: str) -> Any:
         return super().get_lookup(lookup_name) if lookup_name == "isnull" else None
 
@@ -209,6 +216,30 @@ class EncryptedField(models.Field):  # type: ignore[type-arg]
         if isinstance(value, Undecryptable | Sealed):
             return value
         return super().clean(value, model_instance)
+
+
+def bulk_update_sealed(rows: list[PHIModel], fields: list[str]) -> int:
+    """``bulk_update(rows, fields)`` for stored rows, encrypted fields included.
+
+    Each encrypted value is sealed for its own row (its primary key and
+    patient, as ``save()`` would) before the one UPDATE; the instances keep
+    their plaintext. Returns the number of rows updated.
+    """
+    if not rows:
+        return 0
+    model = type(rows[0])
+    sealed = [
+        f for f in (model._meta.get_field(n) for n in fields) if isinstance(f, EncryptedField)
+    ]
+    plaintexts = [{f.attname: row.__dict__.get(f.attname) for f in sealed} for row in rows]
+    try:
+        for row in rows:
+            for f in sealed:
+                row.__dict__[f.attname] = f.pre_save(row, add=False)
+        return int(model._default_manager.bulk_update(rows, fields))
+    finally:
+        for row, values in zip(rows, plaintexts, strict=True):
+            row.__dict__.update(values)
 
 
 def _stored_origin(instance: PHIModel) -> Origin:

@@ -5,8 +5,9 @@ pages and retries, and raises one exception type, `FhirError`.
 """
 
 from portal.fhir.auth import BackendServicesAuth, SmartConfig
-from portal.fhir.client import FhirClient, FhirConfig, validate
+from portal.fhir.client import FhirClient, FhirConfig
 from portal.fhir.errors import FhirError, InvalidResource
+from portal.fhir.validation import validate
 
 __all__ = [
     "BackendServicesAuth",

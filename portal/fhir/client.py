@@ -14,13 +14,14 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
-import pydantic
-from fhir.resources.R4B import FHIRAbstractModel, get_fhir_model_class
 
 from portal.fhir.auth import BackendServicesAuth, SmartConfig
 from portal.fhir.breaker import CircuitBreaker
-from portal.fhir.errors import FhirError, InvalidResource
+from portal.fhir.errors import FhirError
 from portal.fhir.transport import make_http_client, parse_json, read_body
+from portal.fhir.validation import validate
+
+__all__ = ["FhirClient", "FhirConfig", "validate"]
 
 _system_random = random.SystemRandom()
 # Resource type names are also path segments and module names; nothing else passes.
@@ -247,25 +248,3 @@ def _entry_resources(bundle: dict[str, Any]) -> Iterator[dict[str, Any]]:
         resource = entry.get("resource")
         if isinstance(resource, dict):
             yield resource
-
-
-def validate(resource: dict[str, Any]) -> FHIRAbstractModel:
-    """Parse one resource with the R4B models, or raise InvalidResource.
-
-    The reason names the failing fields and error kinds only: pydantic's own
-    message quotes input values, which are PHI.
-    """
-    resource_type = resource.get("resourceType")
-    if not isinstance(resource_type, str) or not _RESOURCE_TYPE.fullmatch(resource_type):
-        raise InvalidResource("no_resource_type")
-    try:
-        model_class = get_fhir_model_class(resource_type)
-    except (ValueError, KeyError, AttributeError, ImportError):
-        raise InvalidResource("unknown_resource_type") from None
-    try:
-        return model_class.model_validate(resource)
-    except pydantic.ValidationError as error:
-        problems = sorted(
-            {f"{'.'.join(str(part) for part in e['loc'])}:{e['type']}" for e in error.errors()}
-        )
-        raise InvalidResource("invalid:" + ",".join(problems[:5])[:200]) from None

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from audit.actions import Action, Outcome, Severity
 from records.ingest import display_fields, effective_sort_key, ingest
@@ -174,6 +175,36 @@ def test_it_replaces_a_stored_resource_with_a_newer_version(patient):
     row = stored(patient, "Observation", "obs-hba1c-1")
     assert (row.version_id, row.display["value"], row.resource) == ("2", Decimal("6.9"), newer)
     assert FhirRecord.objects.filter(patient=patient).count() == 1
+
+
+def test_it_replaces_a_batch_of_newer_versions_with_one_update(patient):
+    run(patient, "Observation", [r.lab(f"obs-{n}") for n in range(3)])
+    newer = [
+        r.lab(f"obs-{n}", version="2", updated="2026-10-03T09:30:00+00:00", value=Decimal("6.9"))
+        for n in range(3)
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        report = run(patient, "Observation", newer)
+
+    assert report.stored == 3
+    updates = [q for q in queries if q["sql"].startswith('UPDATE "records_fhir_record"')]
+    assert len(updates) == 1
+    rows = FhirRecord.objects.filter(patient=patient).order_by("fhir_id")
+    assert [(row.version_id, row.display["value"], row.resource) for row in rows] == [
+        ("2", Decimal("6.9"), resource) for resource in newer
+    ]
+
+
+def test_it_compares_content_when_the_ehr_sends_no_version(patient):
+    bare = {k: v for k, v in r.lab().items() if k != "meta"}
+    run(patient, "Observation", [bare])
+
+    again = run(patient, "Observation", [bare])
+    changed = run(patient, "Observation", [bare | {"valueQuantity": {"value": 6, "unit": "%"}}])
+
+    assert (again.unchanged, changed.stored) == (1, 1)
+    assert stored(patient, "Observation", "obs-hba1c-1").display["value"] == 6
 
 
 def test_it_keeps_the_stored_copy_when_an_older_version_arrives(patient):

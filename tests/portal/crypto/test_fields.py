@@ -14,6 +14,7 @@ from django.test import RequestFactory
 from audit.actions import Action, Outcome, Severity
 from patients.models import PatientDemographics
 from portal.crypto.errors import DecryptionError, KeyConfigurationError
+from portal.crypto.fields import bulk_update_sealed
 from portal.crypto.models import PatientKey
 from portal.crypto.primitives import NONCE_BYTES, OVERHEAD
 from portal.crypto.scope import KeyScopeMiddleware, current_scope, key_scope
@@ -276,6 +277,25 @@ def test_it_refuses_queryset_updates_and_lookups_on_encrypted_fields(db, alice):
     with pytest.raises(TypeError, match="encrypted per row"), transaction.atomic():
         PatientDemographics.objects.bulk_update([row], ["given_name"])
     assert fresh(row).given_name == "Alice"
+
+
+def test_it_updates_rows_in_bulk_each_sealed_for_its_own_row(db, alice, mallory):
+    rows = [demographics_of(alice, given_name="Alice"), demographics_of(mallory, given_name="M")]
+    before = [raw_column(row, "given_name") for row in rows]
+    rows[0].given_name, rows[1].given_name = "Alicia", "Mallory"
+
+    assert bulk_update_sealed(rows, ["given_name", "family_name"]) == 2
+
+    assert [row.given_name for row in rows] == ["Alicia", "Mallory"]  # plaintext kept
+    assert [fresh(row).given_name for row in rows] == ["Alicia", "Mallory"]
+    after = [raw_column(row, "given_name") for row in rows]
+    assert all(a != b and b"Ali" not in a for a, b in zip(after, before, strict=True))
+    # Bound to its row: mallory's ciphertext copied into alice's row does not decrypt.
+    execute(
+        "UPDATE portal_patient_demographics SET given_name = %s WHERE id = %s",
+        [after[1], rows[0].pk],
+    )
+    assert isinstance(fresh(rows[0]).given_name, Undecryptable)
 
 
 def test_it_never_serialises_plaintext(db, alice):

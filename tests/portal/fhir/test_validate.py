@@ -71,3 +71,60 @@ def test_it_rejects_a_missing_required_field():
 def test_it_rejects_an_unknown_resource_type(resource_type):
     with pytest.raises(InvalidResource):
         validate({"resourceType": resource_type})
+
+
+# --- extensions on primitive values (US Core) -------------------------------------------
+
+ABSENT = {
+    "extension": [
+        {
+            "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+            "valueCode": "unknown",
+        }
+    ]
+}
+FLU_SHOT = {
+    "resourceType": "Immunization",
+    "id": "imm-1",
+    "status": "completed",
+    "vaccineCode": {"text": "Influenza vaccine"},
+    "patient": {"reference": "Patient/f001"},
+}
+
+
+def test_it_accepts_an_extension_on_an_extensions_value():
+    birthsex = {
+        "url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex",
+        "_valueCode": ABSENT,
+    }
+    patient = {"resourceType": "Patient", "id": "p1", "extension": [birthsex]}
+
+    assert validate(patient).get_resource_type() == "Patient"
+    assert patient["extension"] == [birthsex]  # the input is left as sent
+
+
+def test_it_accepts_a_required_choice_sent_only_as_its_reason_and_keeps_it_absent():
+    immunization = FLU_SHOT | {"_occurrenceDateTime": ABSENT}
+
+    model = validate(immunization)
+
+    assert model.occurrenceDateTime is None  # no stand-in leaves validate()
+    assert "occurrenceDateTime" not in immunization
+
+
+def test_it_still_rejects_a_required_choice_that_is_missing():
+    with pytest.raises(InvalidResource):
+        validate(FLU_SHOT)
+
+
+def test_it_rejects_a_malformed_extension_on_an_extensions_value_without_quoting_it():
+    extension = {
+        "url": "http://example.org/x",
+        "valueString": "a",
+        "_valueString": {"id": ["Jane Doe"]},
+    }
+
+    with pytest.raises(InvalidResource) as caught:
+        validate({"resourceType": "Patient", "id": "p1", "extension": [extension]})
+    assert "extension.0._valueString" in caught.value.reason
+    assert "Jane" not in str(caught.value)
