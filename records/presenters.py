@@ -14,7 +14,7 @@ import base64
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -23,7 +23,7 @@ from django.utils.formats import date_format
 from portal.crypto.digests import site_digest
 from portal.crypto.values import Undecryptable
 from records.models import FhirRecord
-from records.types import AnyDisplay
+from records.types import AnyDisplay, DocumentDisplay, EncounterDisplay, ObservationDisplay
 
 ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse", "on-hold"})
 # Interpretation codes (v3 ObservationInterpretation) and what the page says.
@@ -238,7 +238,7 @@ def lab_result(item: Item) -> LabResult:
     result = LabResult(item=item)
     if item.unreadable is not None:
         return result
-    d = item.display
+    d = cast(ObservationDisplay, item.display)
     result.name = text(d.get("code")) or "Unnamed test"
     result.number = number(d.get("value"))
     result.unit = text(d.get("unit"))
@@ -343,11 +343,12 @@ def visits(encounters: list[Item], conditions: list[Item], notes: list[Item]) ->
     by_reference = {c.reference: c for c in conditions}
     notes_by_encounter: dict[str, list[Item]] = {}
     for note in latest_first(notes):
-        for reference in note.display.get("encounters") or []:
+        for reference in cast(DocumentDisplay, note.display).get("encounters") or []:
             notes_by_encounter.setdefault(str(reference), []).append(note)
     out = []
     for encounter in latest_first(encounters):
-        references = [str(r) for r in encounter.display.get("diagnoses") or []]
+        diagnoses = cast(EncounterDisplay, encounter.display).get("diagnoses") or []
+        references = [str(r) for r in diagnoses]
         found = [by_reference[r] for r in references if r in by_reference]
         out.append(
             Visit(
@@ -366,5 +367,6 @@ def unattached_notes(encounters: list[Item], notes: list[Item]) -> list[Item]:
     return [
         n
         for n in latest_first(notes)
-        if n.unreadable is not None or not known.intersection(n.display.get("encounters") or [])
+        if n.unreadable is not None
+        or not known.intersection(cast(DocumentDisplay, n.display).get("encounters") or [])
     ]

@@ -41,6 +41,7 @@ from records.presenters import (
     unattached_notes,
     visits,
 )
+from records.types import SHORT_NAMES
 
 OBSERVATION = ResourceType.OBSERVATION
 DIAGNOSTIC_REPORT = ResourceType.DIAGNOSTIC_REPORT
@@ -415,22 +416,10 @@ def audit_object_type(types: list[str]) -> str:
     full = ",".join(types)
     if len(full) <= AUDIT_OBJECT_TYPE_MAX:
         return full
-    return ",".join(SHORT_TYPE_NAMES.get(t, t) for t in types)[:AUDIT_OBJECT_TYPE_MAX]
+    return ",".join(SHORT_NAMES.get(t, t) for t in types)[:AUDIT_OBJECT_TYPE_MAX]
 
 
 AUDIT_OBJECT_TYPE_MAX = 60
-SHORT_TYPE_NAMES = {
-    "Observation": "Obs",
-    "DiagnosticReport": "Report",
-    "Encounter": "Visit",
-    "Condition": "Condition",
-    "MedicationRequest": "MedRequest",
-    "MedicationStatement": "MedStatement",
-    "AllergyIntolerance": "Allergy",
-    "Immunization": "Immunization",
-    "DocumentReference": "Note",
-    "Patient": "Patient",
-}
 
 
 def _demographics_of(patient: Patient) -> PatientDemographics | None:
