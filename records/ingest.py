@@ -41,6 +41,7 @@ from django.utils.dateparse import parse_datetime
 from audit.actions import Action, Outcome, Severity
 from audit.services import record
 from patients.models import Patient
+from portal.crypto.bulk import copy_insert_sealed
 from portal.crypto.fields import bulk_update_sealed
 from portal.crypto.scope import key_scope
 from portal.fhir import InvalidResource, validate
@@ -286,7 +287,7 @@ def _upsert(
         row.display = display_of(resource_type, resource)
         row.stored_at = now
     report.stored += len(new) + len(changed)
-    FhirRecord.objects.bulk_create(new.values())
+    copy_insert_sealed(list(new.values()))
     bulk_update_sealed(list(changed.values()), _REPLACED_FIELDS)
 
 

@@ -3,6 +3,7 @@
 import secrets
 import uuid
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import FieldError
@@ -13,6 +14,8 @@ from django.test import RequestFactory
 
 from audit.actions import Action, Outcome, Severity
 from patients.models import PatientDemographics
+from portal.crypto.blind_index import blind_index
+from portal.crypto.bulk import copy_insert_sealed
 from portal.crypto.errors import DecryptionError, KeyConfigurationError
 from portal.crypto.fields import bulk_update_sealed
 from portal.crypto.models import PatientKey
@@ -294,6 +297,40 @@ def test_it_updates_rows_in_bulk_each_sealed_for_its_own_row(db, alice, mallory)
     execute(
         "UPDATE portal_patient_demographics SET given_name = %s WHERE id = %s",
         [after[1], rows[0].pk],
+    )
+    assert isinstance(fresh(rows[0]).given_name, Undecryptable)
+
+
+def test_it_inserts_rows_by_copy_each_sealed_for_its_own_row(db, alice, mallory):
+    rows = [
+        PatientDemographics(
+            patient=user.patient,
+            given_name=name,
+            family_name="Liddell",
+            birth_date=date(1984, 2, 29),
+            contact={"phone": "+1 555 0100", "weight": Decimal("70.10")},
+            mrn=f"MRN-{name}",
+        )
+        for user, name in ((alice, "Alice"), (mallory, "Mallory"))
+    ]
+
+    assert copy_insert_sealed(rows) == 2
+
+    assert [row.given_name for row in rows] == ["Alice", "Mallory"]  # plaintext kept
+    assert not rows[0]._state.adding
+    loaded = fresh(rows[0])
+    assert (loaded.given_name, loaded.family_name) == ("Alice", "Liddell")
+    assert loaded.birth_date == date(1984, 2, 29)
+    assert loaded.contact == {"phone": "+1 555 0100", "weight": Decimal("70.10")}
+    assert PatientDemographics.objects.get(mrn_index=blind_index("MRN-Alice", purpose="mrn")) == (
+        loaded
+    )
+    stored = [raw_column(row, "given_name") for row in rows]
+    assert all(b"Alice" not in s and b"Mallory" not in s for s in stored)
+    # Bound to its row: mallory's ciphertext copied into alice's row does not decrypt.
+    execute(
+        "UPDATE portal_patient_demographics SET given_name = %s WHERE id = %s",
+        [stored[1], rows[0].pk],
     )
     assert isinstance(fresh(rows[0]).given_name, Undecryptable)
 
