@@ -19,13 +19,14 @@ SUITES = ["bench_audit.py", "bench_crypto.py", "bench_ingest.py", "bench_sync.py
 # Printed under the table when the figure misses its target in a run.
 INGEST_WHY = (
     "Ingest vs parse-only: ingest includes the same fhir.resources validation the"
-    " baseline measures (~140 us per lab Observation here), then maps its display"
-    " once (~6 us), seals two JSON fields per resource through portal/crypto"
-    " (~45 us: simplejson and AES-GCM) and writes each batch of 100 with one"
-    " bulk_create in its own transaction (~80-120 us per row: Django's and psycopg's"
-    " per-parameter work, the client-side quoting of the ciphertexts, the server's"
-    " insert and the commit). Profiled 2026-11-29; the write, not the mapping, is"
-    " what is left, and on a loaded 2-core machine the ratio varies by run."
+    " baseline measures (~140 us per lab Observation here), then seals two JSON fields"
+    " per resource through portal/crypto (~45 us: simplejson and AES-GCM), builds the"
+    " model instances, maps the display and prepares each field (~50 us), and writes"
+    " each batch of 100 with one COPY in its own transaction (~5 us a row: the server"
+    " is not the cost). One full garbage collection of the process (~47 ms) lands in"
+    " the 2,000-resource run; pausing it reached 0.45-0.51 but broke the 1.5x memory"
+    " bound, so it is not done. Profiled 2026-11-29 (0.39-0.48 after COPY); on a"
+    " loaded 2-core machine the ratio varies by run."
 )
 WHY_MISSED = {
     "ingest_resources_per_s": INGEST_WHY,
