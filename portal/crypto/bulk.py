@@ -34,6 +34,8 @@ def copy_insert_sealed(rows: Sequence[PHIModel], *, using: str = DEFAULT_DB_ALIA
     model = type(rows[0])
     if any(type(row) is not model for row in rows):
         raise TypeError("copy_insert_sealed writes rows of one model")
+    if model._meta.parents:
+        raise TypeError("copy_insert_sealed writes one table: not a multi-table child model")
     connection = connections[using]
     if connection.vendor != "postgresql":
         raise NotImplementedError("COPY is PostgreSQL's")
