@@ -4,7 +4,7 @@ from django.contrib.auth.forms import BaseUserCreationForm
 
 from accounts import services
 from accounts.models import User
-from audit.services import audit_context
+from audit.context import audit_context
 from portal.access import Role
 
 

@@ -37,7 +37,8 @@ from accounts.session_store import (
 from accounts.signals import second_factor_verified
 from accounts.tasks import account_email_later
 from audit.actions import Action, Outcome, Severity
-from audit.services import AuditContext, record
+from audit.context import AuditContext
+from audit.services import record
 from patients.models import BreakGlassGrant, Patient
 from portal import throttle
 from portal.access import CLINICAL_ROLES, EMAIL_OTP_ROLES, Role

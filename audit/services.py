@@ -2,7 +2,6 @@
 
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -13,33 +12,12 @@ from audit import checkpoints
 from audit import manifest as manifest_format
 from audit.actions import Action, Outcome, Severity
 from audit.chain import seal_pending
+from audit.context import NO_CONTEXT, AuditContext, audit_context
 from audit.models import AuditCheckpoint, AuditEvent, AuditExport, AuditSeal
 from portal.crypto import signing
-from portal.net import client_ip
 from portal.policy import Actor
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AuditContext:
-    """Where an action came from, for its audit row: the request's id and client address.
-
-    Selectors and services take this (with the actor) instead of the request, so
-    they can be called from anywhere and still write complete rows; a view builds
-    it with ``audit_context(request)``. Outside a request (jobs, commands) it is
-    empty.
-    """
-
-    request_id: str = ""
-    client_ip: str | None = None
-
-
-NO_CONTEXT = AuditContext()
-
-
-def audit_context(request: HttpRequest) -> AuditContext:
-    return AuditContext(request_id=getattr(request, "request_id", ""), client_ip=client_ip(request))
 
 
 def record(

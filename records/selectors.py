@@ -18,7 +18,8 @@ from django.db.models import Count
 from django.http import Http404
 
 from audit.actions import Action, Outcome, Severity
-from audit.services import AuditContext, record
+from audit.context import AuditContext
+from audit.services import record
 from patients.models import BreakGlassGrant, CareTeam, Patient, PatientDemographics
 from portal.access import Role, access_patient, clinical_patients, via_break_glass
 from portal.crypto.blind_index import blind_index

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from accounts import services as account_services
 from accounts.models import User
-from audit.services import AuditContext
+from audit.context import AuditContext
 from portal.access import access_patient
 from portal.crypto.services import patient_shred
 from records import sync

@@ -23,7 +23,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from audit.services import audit_context
+from audit.context import audit_context
 from patients.models import Patient
 from portal.access import CLINICAL_ROLES, Role, patient_methods, roles
 from records import pdf, selectors, services

@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.actions import Action, Outcome, Severity
-from audit.services import AuditContext, record
+from audit.context import AuditContext
+from audit.services import record
 from portal.crypto import envelope, keyring, selectors
 from portal.crypto.errors import DecryptionError, InvalidCiphertext, ValueDisposed
 from portal.crypto.models import PatientKey, PHIModel, patient_model

@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from audit.actions import Action, Severity
-from audit.services import AuditContext
+from audit.context import AuditContext
 from patients.models import BreakGlassGrant, CareTeam
 from records import selectors
 from records.presenters import trend_key
