@@ -1,26 +1,21 @@
 """Writes about accounts: sign-in, second factors, sessions, passwords.
 
+Emergency access (break-glass) is in accounts/emergency.py.
+
 Each function changes state and records its audit event in one transaction.
 """
 
-import math
 import secrets
 import time
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.forms import PasswordResetForm
-from django.core.exceptions import PermissionDenied
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils import timezone
 from django_otp import login as otp_login
 from django_otp.models import Device
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -36,12 +31,12 @@ from accounts.session_store import (
 )
 from accounts.signals import second_factor_verified
 from accounts.tasks import account_email_later
-from audit.actions import Action, Outcome, Severity
+from audit.actions import Action, Outcome
 from audit.context import AuditContext
 from audit.services import record
-from patients.models import BreakGlassGrant, Patient
+from patients.models import Patient
 from portal import throttle
-from portal.access import CLINICAL_ROLES, EMAIL_OTP_ROLES, Role
+from portal.access import EMAIL_OTP_ROLES, Role
 from portal.net import client_ip
 
 ENROL_DEVICE = "_portal_enrol_device"
@@ -105,7 +100,7 @@ def _code_accepted(*, user: User, method: str, token: str) -> tuple[Device | Non
     return (device if accepted else None), not allowed
 
 
-def _refusal(throttled: bool) -> SecondFactorError:
+def refusal(throttled: bool) -> SecondFactorError:
     if throttled:
         return SecondFactorError("Too many wrong codes. Wait a minute, then try again.")
     return SecondFactorError("That code didn't work. Check it and try again.")
@@ -124,7 +119,7 @@ def second_factor_verify(*, request: HttpRequest, user: User, method: str, token
             object_type=method,
         )
     if device is None:
-        raise _refusal(throttled)
+        raise refusal(throttled)
 
 
 def email_code_send(*, request: HttpRequest, user: User) -> bool:
@@ -399,154 +394,3 @@ def user_deactivate(*, actor: User, user: User, context: AuditContext | None = N
             object_type="accounts.user",
             object_id=user.pk,
         )
-
-
-# --- Emergency access ---------------------------------------------------------------
-
-# Wrong break-glass codes are counted under this throttle scope, per clinician.
-BREAK_GLASS_SCOPE = "break_glass"
-
-
-def break_glass_open(
-    *,
-    request: HttpRequest,
-    actor: User,
-    patient_id: uuid.UUID,
-    reason: str,
-    method: str,
-    token: str,
-) -> BreakGlassGrant:
-    """Grant a clinician time-boxed access to a patient outside their care teams.
-
-    Needs a stated reason and a fresh second-factor code (someone at an
-    unlocked workstation cannot do it). High-severity audit event; the privacy
-    officer is told by e-mail (ids only) and the grant waits for an admin review.
-    """
-    if actor.role not in CLINICAL_ROLES:
-        raise PermissionDenied
-    window = settings.PORTAL_BREAK_GLASS_FAILURE_WINDOW
-    with transaction.atomic():
-        # Checked and counted in one transaction: the throttle's lock keeps a
-        # parallel request from slipping in between.
-        verdict = throttle.check(
-            scope=BREAK_GLASS_SCOPE,
-            key=actor.pk,
-            limit=settings.PORTAL_BREAK_GLASS_FAILURE_LIMIT,
-            window=window,
-        )
-        device = None
-        if verdict.allowed:
-            device = _break_glass_code_accepted(user=actor, method=method, token=token)
-            if device is None:
-                throttle.hit(scope=BREAK_GLASS_SCOPE, key=actor.pk, window=window)
-            else:
-                throttle.clear(scope=BREAK_GLASS_SCOPE, key=actor.pk)
-        patient = Patient.objects.filter(pk=patient_id).first() if device else None
-        if not verdict.allowed:
-            record(
-                action=Action.BREAK_GLASS,
-                outcome=Outcome.DENIED,
-                request=request,
-                object_type="throttle",
-                object_id=BREAK_GLASS_SCOPE,
-                severity=Severity.HIGH,
-            )
-        elif patient is not None:
-            grant = BreakGlassGrant.objects.create(
-                clinician=actor,
-                patient=patient,
-                reason=reason,
-                expires_at=timezone.now() + timedelta(minutes=settings.PORTAL_BREAK_GLASS_MINUTES),
-            )
-            record(
-                action=Action.BREAK_GLASS,
-                request=request,
-                patient_id=patient.pk,
-                object_type="accounts.breakglassgrant",
-                object_id=grant.pk,
-                reason=reason,
-                severity=Severity.HIGH,
-            )
-            transaction.on_commit(lambda: _tell_privacy_officer(grant))
-        else:
-            record(
-                action=Action.BREAK_GLASS,
-                outcome=Outcome.FAILURE,
-                request=request,
-                object_type="accounts.breakglassgrant",
-                severity=Severity.HIGH,
-            )
-    if not verdict.allowed:
-        wait = math.ceil(verdict.retry_after / 60)
-        raise SecondFactorError(
-            f"Too many wrong codes for emergency access. Wait {wait} minute"
-            f"{'s' if wait != 1 else ''}, then try again. Signing in is not affected."
-        )
-    if device is None:
-        raise _refusal(False)
-    if patient is None:
-        raise SecondFactorError("No patient has that id.")
-    return grant
-
-
-def _break_glass_code_accepted(*, user: User, method: str, token: str) -> Device | None:
-    """Check a break-glass code without touching the device's sign-in throttle.
-
-    django-otp's verify_token() counts every failure on the device, and that
-    count is what throttles signing in; break-glass failures are counted apart
-    (BREAK_GLASS_SCOPE). The rest is as for sign-in: the device row is locked
-    while the code is checked, a TOTP step once accepted (here or at sign-in)
-    is never accepted again, and a backup code works once.
-    """
-    token = "".join(token.split())
-    if method == "totp":
-        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
-        if device is None or not token.isdigit():
-            return None
-        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-        totp.time = time.time()
-        if not totp.verify(int(token), device.tolerance, device.last_t + 1):
-            return None
-        device.last_t = totp.t()
-        device.set_last_used_timestamp(commit=False)
-        device.save(update_fields=["last_t", "last_used_at"])
-        return device
-    if method == "backup":
-        static = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
-        match = static.token_set.filter(token=token).first() if static else None
-        if match is None:
-            return None
-        match.delete()
-        static.set_last_used_timestamp(commit=True)
-        return static
-    return None
-
-
-def _tell_privacy_officer(grant: BreakGlassGrant) -> None:
-    if not settings.PORTAL_PRIVACY_OFFICER_EMAIL:
-        return
-    # From the configured address, never the request's Host (the client chooses that).
-    review = settings.PORTAL_BASE_URL + reverse("accounts:emergency_access_review")
-    send_mail(
-        "Carebridge: emergency access granted",
-        f"Emergency access {grant.pk} was granted at {grant.granted_at:%Y-%m-%d %H:%M} UTC "
-        f"and needs review:\n{review}\n",
-        None,
-        [settings.PORTAL_PRIVACY_OFFICER_EMAIL],
-    )
-
-
-def break_glass_review(*, request: HttpRequest, grant_id: uuid.UUID) -> BreakGlassGrant:
-    with transaction.atomic():
-        grant = BreakGlassGrant.objects.select_for_update().get(pk=grant_id, reviewed_at=None)
-        grant.reviewed_by = request.user
-        grant.reviewed_at = timezone.now()
-        grant.save(update_fields=["reviewed_by", "reviewed_at"])
-        record(
-            action=Action.BREAK_GLASS_REVIEWED,
-            request=request,
-            patient_id=grant.patient_id,
-            object_type="accounts.breakglassgrant",
-            object_id=grant.pk,
-        )
-    return grant

@@ -14,7 +14,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import selectors, services
+from accounts import emergency, selectors, services
 from accounts.forms import (
     BreakGlassForm,
     CodeForm,
@@ -25,6 +25,7 @@ from accounts.forms import (
 )
 from accounts.reauth import confirm_redirect, is_recent, recent_auth_required
 from accounts.session_store import LAST_ACTIVITY, SESSION_ID
+from audit.context import audit_context
 from patients.models import BreakGlassGrant
 from portal.access import (
     ALL_ROLES,
@@ -378,7 +379,7 @@ def emergency_access(request: HttpRequest) -> HttpResponse:
     form = BreakGlassForm(request.POST or None, initial={"patient_id": request.GET.get("patient")})
     if request.method == "POST" and form.is_valid():
         try:
-            grant = services.break_glass_open(
+            grant = emergency.break_glass_open(
                 request=request, actor=request.user, **form.cleaned_data
             )
         except services.SecondFactorError as error:
@@ -396,7 +397,9 @@ def emergency_access_review(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         grant_id = request.POST.get("grant", "")
         try:
-            services.break_glass_review(request=request, grant_id=uuid.UUID(grant_id))
+            emergency.break_glass_review(
+                actor=request.user, grant_id=uuid.UUID(grant_id), context=audit_context(request)
+            )
         except (ValueError, BreakGlassGrant.DoesNotExist):
             messages.warning(request, "That emergency access was already reviewed.")
         else:
