@@ -11,7 +11,9 @@ from portal.access import Role
 
 # The apps whose models administrators manage in the Django admin. Clinical
 # apps are absent on purpose: administrators see no clinical content.
-ADMIN_MANAGED_APPS = frozenset({"accounts", "otp_totp", "otp_static", "otp_email", "axes"})
+ADMIN_MANAGED_APPS = frozenset(
+    {"accounts", "invitations", "otp_totp", "otp_static", "otp_email", "axes"}
+)
 # Models of the patients app that administrators manage, as they did while
 # these lived in accounts: care teams (break-glass grants have no admin page).
 # Never the patient or their demographics: that is PHI.
@@ -75,12 +77,11 @@ class User(AbstractBaseUser):
         constraints = [
             models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            # Only a patient account links to a patient record. It may have none: an
+            # administrator unlinked it (invitations/services.py), or it waits for one.
             models.CheckConstraint(
-                condition=(
-                    models.Q(role=Role.PATIENT, patient__isnull=False)
-                    | (~models.Q(role=Role.PATIENT) & models.Q(patient__isnull=True))
-                ),
-                name="accounts_user_patient_iff_patient_role",
+                condition=models.Q(role=Role.PATIENT) | models.Q(patient__isnull=True),
+                name="accounts_user_patient_only_for_patient_role",
             ),
         ]
 

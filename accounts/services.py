@@ -63,15 +63,20 @@ def sign_in(*, request: HttpRequest, username: str, password: str) -> User | Non
         )
         return None
     with transaction.atomic():
-        login(request, user)  # rotates the session key
-        now = time.time()
-        request.session[SESSION_ID] = str(uuid.uuid4())
-        request.session[SIGNED_IN_AT] = now
-        request.session[LAST_ACTIVITY] = now
-        request.session[CLIENT_IP] = client_ip(request)
-        request.session[USER_AGENT] = request.META.get("HTTP_USER_AGENT", "")[:200]
+        session_start(request, user)
         record(action=Action.LOGIN, request=request, actor=user)
     return user
+
+
+def session_start(request: HttpRequest, user: User) -> None:
+    """A fresh session for a user who proved their password (or just set it): 2FA next."""
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    now = time.time()
+    request.session[SESSION_ID] = str(uuid.uuid4())
+    request.session[SIGNED_IN_AT] = now
+    request.session[LAST_ACTIVITY] = now
+    request.session[CLIENT_IP] = client_ip(request)
+    request.session[USER_AGENT] = request.META.get("HTTP_USER_AGENT", "")[:200]
 
 
 def _finish_second_factor(request: HttpRequest, user: User, device) -> None:

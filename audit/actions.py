@@ -38,6 +38,14 @@ class Action(models.TextChoices):
     RECORDS_SYNC_REQUEST = "records.sync_request", "Sync with the EHR requested"
     RECORDS_REMOVED = "records.removed", "Resource deleted on the EHR removed from the portal"
     RECORD_DOWNLOAD = "record.download", "Record downloaded"
+    EHR_PATIENT_SEARCH = "invitation.ehr_search", "EHR searched for a patient to invite"
+    INVITATION_CREATED = "invitation.created", "Patient invited (activation code issued)"
+    INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
+    INVITATION_LOCKED = "invitation.locked", "Invitation locked after too many wrong tries"
+    INVITATION_LETTER = "invitation.letter", "Invitation letter printed"
+    ACTIVATION = "invitation.activation", "Activation: code, name and birth date checked"
+    ACCOUNT_LINKED = "account.linked", "Patient account made and linked to its record"
+    ACCOUNT_UNLINKED = "account.unlinked", "Patient account unlinked from its record"
 
 
 class Outcome(models.TextChoices):

@@ -1,6 +1,7 @@
 """The demo patients' records as FHIR R4 resources, the same on every run.
 
-Two fictional patients with fixed ids, linked to the portal's demo users:
+Three fictional patients with fixed ids; the first two are linked to the portal's
+demo users, the third is invited by the demo loader and has no account yet:
 
 - `carebridge-demo-alice`, 58: type 2 diabetes, hypertension, high
   cholesterol and hypothyroidism followed over two years (seven lab draws),
@@ -9,6 +10,8 @@ Two fictional patients with fixed ids, linked to the portal's demo users:
 - `carebridge-demo-mallory`, 35: asthma and hay fever, an iron deficiency
   treated back to normal (five lab draws), a sprained ankle in the emergency
   department, a peanut allergy.
+- `carebridge-demo-rosa`, 72: osteoarthritis and glaucoma, one visit, a
+  penicillin allergy, a flu vaccine.
 
 Every date counts back from ANCHOR, so the output depends on nothing but
 this file. Names, phone numbers (555) and addresses (example.org) are made
@@ -24,11 +27,13 @@ from typing import Any
 
 from ehr.chart import Chart, Resource, dumps
 
-__all__ = ["ALICE", "ANCHOR", "MALLORY", "dumps", "resources", "transaction"]
+__all__ = ["ALICE", "ANCHOR", "MALLORY", "ROSA", "dumps", "resources", "transaction"]
 
 ANCHOR = dt.date(2026, 9, 15)
 ALICE = "carebridge-demo-alice"
 MALLORY = "carebridge-demo-mallory"
+# Has no portal account yet: the demo loader invites her (a pending activation code).
+ROSA = "carebridge-demo-rosa"
 
 CAROL = "Dr Carol Chen"
 DAVE = "Dr Dave Okafor"
@@ -348,12 +353,47 @@ def mallory_chart(anchor: dt.date = ANCHOR) -> list[Resource]:
     c.immunization("covid-1", "208", "COVID-19, mRNA, LNP-S, PF, 30 mcg/0.3 mL dose", 1480,
                    "CV1190X", dose=(1, 2))
     return c.out
+
+
+def rosa_chart(anchor: dt.date = ANCHOR) -> list[Resource]:
+    c = Chart(ROSA, anchor)
+    c.patient(
+        mrn="DEMO-101502",
+        given=["Rosa"],
+        family="Delgado",
+        birth="1954-11-02",
+        phone="+1 555 0152",
+        street="3 Placeholder Road",
+    )
+    c.condition("osteoarthritis", "239873007", "Osteoarthritis of knee", onset=3000, problem=True)
+    c.condition("glaucoma", "23986001", "Glaucoma", onset=1500, problem=True)
+    _visit(
+        c, "knee", 90, type_=("11429006", "Consultation"),
+        reason=("239873007", "Osteoarthritis of knee"), diagnoses=("osteoarthritis",),
+        clinician=CAROL, note_title="Knee pain",
+        note="Right knee pain on stairs for a year, worse in the mornings. Crepitus, no "
+        "effusion. Osteoarthritis: exercise programme, paracetamol as needed, review in 3 months.",
+    )
+    c.allergy(
+        "penicillin", "91936005", "Penicillin", category="medication", criticality="high",
+        reaction=("271807003", "Skin rash"), severity="moderate", onset=20000,
+    )
+    c.immunization(
+        "influenza-1", "150", "Influenza, injectable, quadrivalent, preservative free", 60,
+        "FLU5601A",
+    )
+    c.medication(
+        "paracetamol", "161", "acetaminophen", "Acetaminophen 500 mg oral tablet",
+        "Take 2 tablets by mouth up to four times a day as needed for pain.",
+        status="active", authored=90, reason="osteoarthritis", prescriber=CAROL,
+    )
+    return c.out
 # fmt: on
 
 
 def resources(anchor: dt.date = ANCHOR) -> list[Resource]:
-    """Both demo patients' resources: each Patient first, then its record."""
-    return [*alice_chart(anchor), *mallory_chart(anchor)]
+    """The demo patients' resources: each Patient first, then its record."""
+    return [*alice_chart(anchor), *mallory_chart(anchor), *rosa_chart(anchor)]
 
 
 def transaction(items: list[Resource]) -> Resource:

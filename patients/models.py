@@ -58,7 +58,9 @@ class PatientDemographics(PHIModel):
     """Who the patient is, as billing and the front desk need it; every value encrypted.
 
     ``mrn_index`` finds a patient by medical record number without storing it:
-    ``filter(mrn_index=blind_index(mrn, purpose="mrn"))``.
+    ``filter(mrn_index=blind_index(mrn, purpose="mrn"))``. An MRN is unique
+    within its assigning system (``mrn_system``, the identifier's URI): two
+    facilities may both have a patient "100234".
     """
 
     patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="demographics")
@@ -68,7 +70,9 @@ class PatientDemographics(PHIModel):
     # Postal address and phone numbers: {"address": [...], "phone": "..."}.
     contact = EncryptedJSONField(default=dict, blank=True)
     mrn = EncryptedTextField(blank=True)
-    mrn_index = BlindIndexField(purpose="mrn", source="mrn", unique=True)
+    mrn_index = BlindIndexField(purpose="mrn", source="mrn")
+    # The identifier system that assigned the MRN (a URI, not about the person).
+    mrn_system = models.CharField(max_length=255, blank=True)
     # Scan of the insurance card, as uploaded (image or PDF bytes).
     insurance_card = EncryptedBinaryField(null=True, blank=True)
 
@@ -80,6 +84,11 @@ class PatientDemographics(PHIModel):
     class Meta:
         db_table = "portal_patient_demographics"
         verbose_name_plural = "patient demographics"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mrn_system", "mrn_index"], name="patients_demographics_mrn_unique"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"demographics of patient {self.patient_id}"

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "records",
+    "invitations",
     "messaging",
     "appointments",
     "billing",
@@ -197,6 +198,19 @@ AXES_SENSITIVE_PARAMETERS = ["password", "token", "otp_token"]
 PORTAL_RESET_LIMIT_PER_ADDRESS = envint("PORTAL_RESET_LIMIT_PER_ADDRESS", 3)
 PORTAL_RESET_LIMIT_PER_CLIENT = envint("PORTAL_RESET_LIMIT_PER_CLIENT", 10)
 PORTAL_RESET_LIMIT_WINDOW = envint("PORTAL_RESET_LIMIT_WINDOW", 60 * 60)
+
+# --- Invitations and activation (invitations/) ----------------------------------------
+# An activation code lives this many days; it dies after this many wrong tries of the
+# name and birth date; one client address gets this many wrong tries per window.
+PORTAL_ACTIVATION_CODE_DAYS = envint("PORTAL_ACTIVATION_CODE_DAYS", 30)
+PORTAL_ACTIVATION_CODE_TRIES = envint("PORTAL_ACTIVATION_CODE_TRIES", 5)
+PORTAL_ACTIVATION_LIMIT_PER_CLIENT = envint("PORTAL_ACTIVATION_LIMIT_PER_CLIENT", 10)
+PORTAL_ACTIVATION_WINDOW = envint("PORTAL_ACTIVATION_WINDOW", 60 * 60)
+# The identifier system of the clinic's MRNs (a URI), offered first when the front desk
+# searches the EHR by MRN; blank: any system.
+PORTAL_MRN_SYSTEM = env("PORTAL_MRN_SYSTEM")
+# The clinic's name, in letters and e-mails.
+PORTAL_CLINIC_NAME = env("PORTAL_CLINIC_NAME", "Carebridge Clinic")
 
 # Number of reverse proxies in front of the portal whose X-Forwarded-For we
 # trust. 0 (the default) means the header is ignored entirely; scripts/serve.sh

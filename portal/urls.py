@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),
+    path("", include("invitations.urls")),
     # The admin signs in and out through the portal's own pages (password + 2FA).
     path(
         "admin/login/",

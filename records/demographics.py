@@ -21,12 +21,13 @@ def _official_name(resource: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _mrn(resource: dict[str, Any]) -> str:
+def mrn_identifier(resource: dict[str, Any]) -> tuple[str, str]:
+    """The medical record number as (system, value); ("", "") when there is none."""
     for identifier in resource.get("identifier") or []:
         codings = (identifier.get("type") or {}).get("coding") or []
         if any(c.get("code") == MRN_TYPE_CODE for c in codings) and identifier.get("value"):
-            return str(identifier["value"])
-    return ""
+            return str(identifier.get("system") or ""), str(identifier["value"])
+    return "", ""
 
 
 def _birth_date(value: Any) -> date | None:
@@ -64,6 +65,7 @@ def from_fhir_patient(resource: dict[str, Any]) -> dict[str, Any]:
         "given_name": " ".join(_present(name.get("given"))) or str(name.get("text", "")),
         "family_name": str(name.get("family", "")),
         "birth_date": _birth_date(resource.get("birthDate")),
-        "mrn": _mrn(resource),
+        "mrn": mrn_identifier(resource)[1],
+        "mrn_system": mrn_identifier(resource)[0],
         "contact": _contact(resource),
     }

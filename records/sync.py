@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 class SyncReason(StrEnum):
     SIGN_IN = "sign_in"
     REFRESH = "refresh"
+    ACTIVATION = "activation"  # the patient's account was just made
 
 
 class SyncUnavailable(Exception):
@@ -158,7 +159,7 @@ def _sync_demographics(patient: Patient, client: FhirClient, actor: Any) -> str:
             )
             outcome = "invalid"
         else:
-            outcome = _store_demographics(patient, from_fhir_patient(found[0]))
+            outcome = store_demographics(patient, from_fhir_patient(found[0]))
     record(
         action=Action.RECORDS_SYNC,
         outcome=Outcome.SUCCESS if outcome in ("stored", "unchanged") else Outcome.FAILURE,
@@ -170,7 +171,12 @@ def _sync_demographics(patient: Patient, client: FhirClient, actor: Any) -> str:
     return outcome
 
 
-def _store_demographics(patient: Patient, values: dict[str, Any]) -> str:
+def store_demographics(patient: Patient, values: dict[str, Any]) -> str:
+    """Write the patient's demographics: "stored", "unchanged" or "mrn_conflict".
+
+    "mrn_conflict": another portal patient holds this MRN of this system; nothing
+    is written (two records are never merged silently).
+    """
     with key_scope(), transaction.atomic():
         row = PatientDemographics.objects.select_for_update().filter(patient=patient).first()
         if row is not None and all(getattr(row, k) == v for k, v in values.items()):

@@ -46,6 +46,7 @@ LAYERS = {
     "patients": CORE,
     "accounts": FEATURE,
     "records": FEATURE,
+    "invitations": FEATURE,
     "messaging": FEATURE,
     "appointments": FEATURE,
     "billing": FEATURE,

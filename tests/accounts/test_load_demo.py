@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import User
 from ehr import demo_data
+from invitations.models import Invitation
 from patients.models import CareTeam, PatientDemographics
 from portal.access import clinical_patients
 from portal.crypto.scope import key_scope
@@ -54,7 +55,29 @@ def test_a_second_run_keeps_credentials_links_and_teams(tmp_path):
     assert json.loads((tmp_path / "accounts.json").read_text()) == first
     assert User.objects.get(username="alice").patient == patient
     assert CareTeam.objects.count() == 1
-    assert PatientDemographics.objects.count() == 2
+    assert PatientDemographics.objects.count() == 3  # alice, mallory and the invited rosa
+    assert Invitation.objects.filter(status=Invitation.Status.PENDING).count() == 1
+
+
+def test_it_leaves_a_pending_invitation_whose_code_is_in_the_file(tmp_path, client):
+    load(tmp_path)
+    (invited,) = [
+        a for a in json.loads((tmp_path / "accounts.json").read_text()) if "activation_code" in a
+    ]
+    ehr_rosa = next(r for r in demo_data.resources() if r["id"] == demo_data.ROSA)
+    assert invited["family_name"] == ehr_rosa["name"][0]["family"]
+    assert invited["birth_date"] == ehr_rosa["birthDate"]
+
+    step_one = client.post(
+        "/activate/",
+        {
+            "code": invited["activation_code"],
+            "family_name": invited["family_name"],
+            "birth_date": invited["birth_date"],
+        },
+    )
+    assert step_one.status_code == 302
+    assert step_one["Location"] == "/activate/account/"
 
 
 def test_it_refuses_to_run_in_production(settings, tmp_path):

@@ -136,22 +136,27 @@ class PortalServer:
 
 @dataclass
 class ServerPool:
-    """Servers started on demand, one per (idle timeout, idle warning), kept for the package."""
+    """Servers started on demand, one per (idle timeout, idle warning, extra environment),
+    kept for the package."""
 
     tmp: Path
     env: dict[str, str]
     cert: Path
     key_store: Path
-    servers: dict[tuple[int, int], PortalServer] = field(default_factory=dict)
+    servers: dict[tuple, PortalServer] = field(default_factory=dict)
 
-    def get(self, idle_timeout: int, idle_warning: int) -> PortalServer:
-        key = (idle_timeout, idle_warning)
+    def get(
+        self, idle_timeout: int, idle_warning: int, extra_env: dict[str, str] | None = None
+    ) -> PortalServer:
+        key = (idle_timeout, idle_warning, tuple(sorted((extra_env or {}).items())))
         server = self.servers.get(key)
         if server is None or server.proc.poll() is not None:
-            self.servers[key] = server = self._start(idle_timeout, idle_warning)
+            self.servers[key] = server = self._start(idle_timeout, idle_warning, extra_env or {})
         return server
 
-    def _start(self, idle_timeout: int, idle_warning: int) -> PortalServer:
+    def _start(
+        self, idle_timeout: int, idle_warning: int, extra_env: dict[str, str]
+    ) -> PortalServer:
         failures = []
         for attempt in range(3):  # the free port may be taken before nginx binds it
             port = _free_port()
@@ -160,6 +165,7 @@ class ServerPool:
                 **self.env,
                 "PORTAL_IDLE_TIMEOUT": str(idle_timeout),
                 "PORTAL_IDLE_WARNING": str(idle_warning),
+                **extra_env,
             }
             proc = front.start(
                 app="portal.wsgi:application",
@@ -266,14 +272,18 @@ def portal_cert(_portal_servers) -> Path:
 
 @pytest.fixture
 def portal_server(committed, _portal_servers, request) -> Callable[..., str]:
-    """portal_server(idle_timeout=900, idle_warning=120) -> "https://localhost:PORT".
+    """portal_server(idle_timeout=900, idle_warning=120, env=None) -> "https://localhost:PORT".
+
+    ``env``: more environment for the server (e.g. the FHIR_* settings of a test EHR).
 
     If the test fails, the server log lines written during the test are printed.
     """
     used: dict[PortalServer, int] = {}
 
-    def start(idle_timeout: int = 900, idle_warning: int = 120) -> str:
-        server = _portal_servers.get(idle_timeout, idle_warning)
+    def start(
+        idle_timeout: int = 900, idle_warning: int = 120, env: dict[str, str] | None = None
+    ) -> str:
+        server = _portal_servers.get(idle_timeout, idle_warning, env)
         used.setdefault(server, server.log_size())
         return server.url
 

@@ -38,7 +38,11 @@ def test_every_resource_is_valid_fhir_as_sent(resource):
 def test_every_resource_names_its_patient_by_reference():
     patients = {f"Patient/{r['id']}" for r in RESOURCES if r["resourceType"] == "Patient"}
 
-    assert patients == {f"Patient/{demo_data.ALICE}", f"Patient/{demo_data.MALLORY}"}
+    assert patients == {
+        f"Patient/{demo_data.ALICE}",
+        f"Patient/{demo_data.MALLORY}",
+        f"Patient/{demo_data.ROSA}",
+    }
     for resource in RESOURCES:
         if resource["resourceType"] != "Patient":
             assert patient_reference(resource) in patients, resource["id"]

@@ -94,6 +94,7 @@ def test_it_offers_administrators_no_clinical_app(client, ada):
         "axes",
         "patients",
         "records",
+        "invitations",  # ids, states and who invited; never a name
     }
     assert "audit" not in apps
     # Of the patients app, care teams only: never the patient or their demographics.

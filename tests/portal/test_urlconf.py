@@ -21,6 +21,8 @@ PUBLIC = {
     "accounts:password_reset_confirm",
     "accounts:password_reset_done",
     "admin_login",
+    "invitations:activate",
+    "invitations:activate_account",
 }
 SIGN_IN_STEPS = {
     "accounts:verify",

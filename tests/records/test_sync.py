@@ -298,7 +298,11 @@ def test_it_quarantines_an_invalid_patient_resource(ehr, fhir_client_for, patien
 
 def test_it_never_gives_one_mrn_to_two_patients(ehr, fhir_client_for, patient, mallory):
     PatientDemographics.objects.create(
-        patient=mallory.patient, given_name="M", family_name="M", mrn="MRN-77001"
+        patient=mallory.patient,
+        given_name="M",
+        family_name="M",
+        mrn="MRN-77001",
+        mrn_system="urn:oid:1.2.3.4",
     )
     ehr.app = good_ehr(ehr)
 
@@ -308,6 +312,26 @@ def test_it_never_gives_one_mrn_to_two_patients(ehr, fhir_client_for, patient, m
     assert demographics(patient) is None
     event = events(action=Action.RECORDS_SYNC, object_type="Patient")[0]
     assert (event.object_id, event.outcome) == ("mrn_conflict", Outcome.FAILURE)
+
+
+def test_the_same_mrn_value_from_another_system_is_another_patients(
+    ehr, fhir_client_for, patient, mallory
+):
+    """MRNs are unique within the system that assigns them, not across facilities."""
+    PatientDemographics.objects.create(
+        patient=mallory.patient,
+        given_name="M",
+        family_name="M",
+        mrn="MRN-77001",
+        mrn_system="https://other-hospital.example.org/mrn",
+    )
+    ehr.app = good_ehr(ehr)
+
+    result = sync_patient(patient=patient, client=fhir_client_for(ehr))
+
+    assert result.demographics == "stored"
+    assert demographics(patient)[3] == "MRN-77001"
+    assert PatientDemographics.objects.get(patient=patient).mrn_system == "urn:oid:1.2.3.4"
 
 
 # --- what the EHR deleted ----------------------------------------------------------

@@ -26,7 +26,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import User
+from audit.context import NO_CONTEXT
 from ehr import demo_data
+from invitations import codes
+from invitations import ehr as invitation_ehr
+from invitations import services as invitation_services
+from invitations.models import Invitation
 from patients.models import CareTeam, PatientDemographics
 from portal.access import EMAIL_OTP_ROLES, Role
 from portal.crypto.scope import key_scope
@@ -35,6 +40,8 @@ from records.demographics import from_fhir_patient
 # Demo patient → their id on the demo EHR.
 DEMO_EHR_IDS = {"alice": demo_data.ALICE, "mallory": demo_data.MALLORY}
 DEMO_CARE_TEAM = ("Primary care (demo)", ["carol", "nina"], ["alice", "mallory"])
+# The demo patient who has no account yet: invited, her code kept in the accounts file.
+DEMO_INVITED = demo_data.ROSA
 
 DEMO_USERS = [
     ("alice", Role.PATIENT, ""),
@@ -74,7 +81,7 @@ class Command(BaseCommand):
         path = Path(accounts_file)
         known = {}
         if path.exists():
-            known = {a["username"]: a for a in json.loads(path.read_text())}
+            known = {a.get("username") or a["role"]: a for a in json.loads(path.read_text())}
         accounts = [
             known.get(username) or _new_credentials(username, role)
             for username, role, _ in DEMO_USERS
@@ -83,11 +90,22 @@ class Command(BaseCommand):
             for (username, role, display_name), creds in zip(DEMO_USERS, accounts, strict=True):
                 self._ensure_user(username, role, display_name, creds)
             self._link_demo_patients()
+            invited = self._invite_demo_patient(
+                next((a for a in known.values() if a.get("role") == "patient (invited)"), None)
+            )
+        if invited:
+            accounts.append(invited)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(json.dumps(accounts, indent=2) + "\n")
         self.stdout.write(f"Demo accounts (also in {path}):")
         for a in accounts:
+            if "activation_code" in a:
+                self.stdout.write(
+                    f"  invited     {a['family_name']} (born {a['birth_date']}): activation code "
+                    f"{a['activation_code']} at /activate/"
+                )
+                continue
             self.stdout.write(
                 f"  {a['role']:<11} {a['username']:<8} password {a['password']}  "
                 f"authenticator key {a['totp_secret']}"
@@ -111,6 +129,36 @@ class Command(BaseCommand):
             EmailDevice.objects.get_or_create(
                 user=user, defaults={"name": "E-mail", "confirmed": True}
             )
+
+    def _invite_demo_patient(self, known: dict | None) -> dict | None:
+        """A pending invitation for the third demo patient; the code in the file stays valid.
+
+        None once she has activated her account (nothing left to print).
+        """
+        resource = next(r for r in demo_data.resources() if r["id"] == DEMO_INVITED)
+        found = invitation_ehr.from_resource(resource)
+        if found is None:
+            raise CommandError("the demo EHR's invited patient is not a valid Patient")
+        pending = Invitation.objects.filter(
+            patient__fhir_id=DEMO_INVITED, status=Invitation.Status.PENDING
+        ).first()
+        still_valid = (
+            known is not None
+            and pending is not None
+            and pending.usable
+            and bytes(pending.code_digest) == codes.digest(known["activation_code"])
+        )
+        if still_valid:
+            return known
+        if User.objects.filter(patient__fhir_id=DEMO_INVITED).exists():
+            return None
+        issued = invitation_services.invite(actor=None, context=NO_CONTEXT, found=found, email="")
+        return {
+            "role": "patient (invited)",
+            "activation_code": issued.shown_code,
+            "family_name": found.family_name,
+            "birth_date": found.birth_date.isoformat() if found.birth_date else "",
+        }
 
     def _link_demo_patients(self) -> None:
         ehr_patients = {r["id"]: r for r in demo_data.resources() if r["resourceType"] == "Patient"}
