@@ -17,7 +17,9 @@ ADMIN_MANAGED_APPS = frozenset(
 # Models of the patients app that administrators manage, as they did while
 # these lived in accounts: care teams (break-glass grants have no admin page).
 # Never the patient or their demographics: that is PHI.
-ADMIN_MANAGED_MODELS = frozenset({"patients.careteam", "patients.breakglassgrant"})
+ADMIN_MANAGED_MODELS = frozenset(
+    {"patients.careteam", "patients.breakglassgrant", "patients.proxygrant"}
+)
 # Models of other apps that administrators may only look at: the EHR sync's
 # refusals and progress (ids and reason codes, no clinical content).
 ADMIN_VIEW_ONLY_PERMS = frozenset({"records.view_quarantine", "records.view_syncstate"})

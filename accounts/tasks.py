@@ -30,6 +30,7 @@ KINDS = frozenset(
         "second_factor_changed",
         "backup_codes_changed",
         "email_changed",
+        "proxy_access_changed",
     }
 )
 

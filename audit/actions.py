@@ -46,6 +46,11 @@ class Action(models.TextChoices):
     ACTIVATION = "invitation.activation", "Activation: code, name and birth date checked"
     ACCOUNT_LINKED = "account.linked", "Patient account made and linked to its record"
     ACCOUNT_UNLINKED = "account.unlinked", "Patient account unlinked from its record"
+    PROXY_INVITED = "proxy.invited", "Proxy (guardian or caregiver) invited"
+    PROXY_ACCEPTED = "proxy.accepted", "Proxy access accepted"
+    PROXY_REVOKED = "proxy.revoked", "Proxy access revoked"
+    PROXY_NARROWED = "proxy.narrowed", "Proxy access narrowed (the minor's age)"
+    PROXY_ENDED = "proxy.ended", "Proxy access ended (its date, or the minor came of age)"
 
 
 class Outcome(models.TextChoices):

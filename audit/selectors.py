@@ -17,7 +17,7 @@ from django.http import Http404
 
 from audit.actions import Action, Severity
 from audit.models import AuditEvent, AuditExport
-from portal.policy import STAFF_ROLES, Actor, Role
+from portal.policy import PATIENT_SIDE_ROLES, STAFF_ROLES, Actor, Role
 
 
 def _require(actor: Actor, role: Role) -> None:
@@ -128,11 +128,17 @@ def _what(event: AuditEvent) -> str:
 def record_access_page(
     *, actor: Actor, number: str | None, size: int
 ) -> tuple[Page[Any], list[RecordAccess]]:
-    """Every staff access to the patient's own data, newest first."""
+    """Every access to the patient's own data by staff or by someone acting for them
+    (a proxy), newest first; the patient's own reads are not listed."""
     _require(actor, Role.PATIENT)
-    qs = AuditEvent.objects.filter(
-        patient_id=actor.patient_id, actor_role__in=[r.value for r in STAFF_ROLES]
-    ).order_by("-id")
+    qs = (
+        AuditEvent.objects.filter(
+            patient_id=actor.patient_id,
+            actor_role__in=[r.value for r in STAFF_ROLES | PATIENT_SIDE_ROLES],
+        )
+        .exclude(actor_id=actor.pk)
+        .order_by("-id")
+    )
     page = Paginator(qs, size).get_page(number)
     events = list(page.object_list)
     staff = {
@@ -146,7 +152,11 @@ def record_access_page(
         RecordAccess(
             occurred_at=e.occurred_at,
             who=staff.get(e.actor_id, "A former staff member"),
-            role=roles.get(e.actor_role, e.actor_role),
+            role=(
+                "Acting for you (proxy)"
+                if e.actor_role in PATIENT_SIDE_ROLES
+                else roles.get(e.actor_role, e.actor_role)
+            ),
             what=_what(e),
             break_glass=e.action == Action.BREAK_GLASS or e.severity == Severity.HIGH,
         )

@@ -1,7 +1,8 @@
 """The demo patients' records as FHIR R4 resources, the same on every run.
 
-Three fictional patients with fixed ids; the first two are linked to the portal's
-demo users, the third is invited by the demo loader and has no account yet:
+Four fictional patients with fixed ids; the first two are linked to the portal's
+demo users, the third is invited by the demo loader and has no account yet, the
+fourth is a child whose guardian has a demo account:
 
 - `carebridge-demo-alice`, 58: type 2 diabetes, hypertension, high
   cholesterol and hypothyroidism followed over two years (seven lab draws),
@@ -12,6 +13,8 @@ demo users, the third is invited by the demo loader and has no account yet:
   department, a peanut allergy.
 - `carebridge-demo-rosa`, 72: osteoarthritis and glaucoma, one visit, a
   penicillin allergy, a flu vaccine.
+- `carebridge-demo-leo`, 8: ear infections, childhood vaccines, and one
+  problem labelled confidential (mental health), which his guardian never sees.
 
 Every date counts back from ANCHOR, so the output depends on nothing but
 this file. Names, phone numbers (555) and addresses (example.org) are made
@@ -27,13 +30,22 @@ from typing import Any
 
 from ehr.chart import Chart, Resource, dumps
 
-__all__ = ["ALICE", "ANCHOR", "MALLORY", "ROSA", "dumps", "resources", "transaction"]
+__all__ = ["ALICE", "ANCHOR", "LEO", "MALLORY", "ROSA", "dumps", "resources", "transaction"]
 
 ANCHOR = dt.date(2026, 9, 15)
 ALICE = "carebridge-demo-alice"
 MALLORY = "carebridge-demo-mallory"
 # Has no portal account yet: the demo loader invites her (a pending activation code).
 ROSA = "carebridge-demo-rosa"
+# A child: the demo guardian account acts for him (proxy access).
+LEO = "carebridge-demo-leo"
+# A label the EHR puts on what a proxy must never see (records/labels.py).
+CONFIDENTIAL = {
+    "security": [
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"},
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "PSY"},
+    ]
+}
 
 CAROL = "Dr Carol Chen"
 DAVE = "Dr Dave Okafor"
@@ -388,12 +400,42 @@ def rosa_chart(anchor: dt.date = ANCHOR) -> list[Resource]:
         status="active", authored=90, reason="osteoarthritis", prescriber=CAROL,
     )
     return c.out
+
+
+def leo_chart(anchor: dt.date = ANCHOR) -> list[Resource]:
+    c = Chart(LEO, anchor)
+    c.patient(
+        mrn="DEMO-102210",
+        given=["Leo"],
+        family="Whitfield",
+        birth="2018-05-10",
+        phone="+1 555 0134",
+        street="12 Example Lane",
+    )
+    c.condition(
+        "otitis", "65363002", "Otitis media", onset=400, resolved=385, problem=False,
+        encounter="ear",
+    )
+    c.condition("anxiety", "197480006", "Anxiety disorder", onset=120, problem=True)
+    c.out[-1]["meta"] = CONFIDENTIAL
+    _visit(
+        c, "ear", 400, type_=("11429006", "Consultation"), reason=("65363002", "Otitis media"),
+        diagnoses=("otitis",), clinician=CAROL, note_title="Ear ache",
+        note="Two days of left ear pain and fever. Red bulging drum. Amoxicillin for 5 days.",
+    )
+    c.immunization("mmr-2", "03", "MMR", 1100, "MMR2231A", dose=(2, 2))
+    c.immunization("dtap-5", "20", "DTaP", 1100, "DTP5512B", dose=(5, 5))
+    c.immunization(
+        "influenza-1", "150", "Influenza, injectable, quadrivalent, preservative free", 60,
+        "FLU5602A",
+    )
+    return c.out
 # fmt: on
 
 
 def resources(anchor: dt.date = ANCHOR) -> list[Resource]:
     """The demo patients' resources: each Patient first, then its record."""
-    return [*alice_chart(anchor), *mallory_chart(anchor), *rosa_chart(anchor)]
+    return [*alice_chart(anchor), *mallory_chart(anchor), *rosa_chart(anchor), *leo_chart(anchor)]
 
 
 def transaction(items: list[Resource]) -> Resource:

@@ -146,7 +146,16 @@ def _patient_of(resource: dict[str, Any]) -> str | None:
 
 
 def _without_meta(resource: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in resource.items() if key != "meta"}
+    """The resource less what the server writes in ``meta`` (version, time); labels stay."""
+    out = {key: value for key, value in resource.items() if key != "meta"}
+    meta = {
+        key: value
+        for key, value in (resource.get("meta") or {}).items()
+        if key not in ("versionId", "lastUpdated", "source")
+    }
+    if meta:
+        out["meta"] = meta
+    return out
 
 
 def seed(writer: FhirWriter, resources: list[dict[str, Any]]) -> dict[str, int]:
@@ -166,7 +175,8 @@ def seed(writer: FhirWriter, resources: list[dict[str, Any]]) -> dict[str, int]:
     changed = [
         resource
         for key, resource in wanted.items()
-        if key not in stored or json.loads(demo_data.dumps(resource)) != _without_meta(stored[key])
+        if key not in stored
+        or _without_meta(json.loads(demo_data.dumps(resource))) != _without_meta(stored[key])
     ]
     stale = [key for key in stored if key not in wanted]
     writer.put_all(changed)

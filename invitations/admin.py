@@ -15,9 +15,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from audit.context import audit_context
-from invitations import services
-from invitations.forms import UnlinkForm
+from invitations import proxies, services
+from invitations.forms import RevokeForm, UnlinkForm
 from invitations.models import Invitation, PatientLink
+from patients.models import ProxyGrant
 from portal.policy import Actor
 
 
@@ -131,3 +132,95 @@ class PatientLinkAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
         }
         return render(request, "invitations/admin_unlink.html", context)
+
+
+@admin.register(ProxyGrant)
+class ProxyGrantAdmin(ReadOnlyAdmin):
+    """Every proxy grant by ids and states; staff revoke one here, with a reason."""
+
+    list_display = (
+        "id",
+        "patient_id",
+        "proxy",
+        "kind",
+        "relationship",
+        "scope",
+        "ends_on",
+        "state",
+        "revoke_link",
+    )
+    list_filter = ("kind", "scope")
+    ordering = ("-created_at",)
+    fields = (
+        "id",
+        "patient_id",
+        "proxy",
+        "kind",
+        "relationship",
+        "scope",
+        "guarantor",
+        "starts_on",
+        "ends_on",
+        "created_by",
+        "created_at",
+        "accepted_at",
+        "revoked_at",
+        "revoked_by",
+        "revoke_reason",
+        "ended_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="State")
+    def state(self, obj: ProxyGrant) -> str:
+        if obj.revoked_at:
+            return "revoked"
+        if obj.ended_at:
+            return "ended"
+        return "active" if obj.proxy_id else "invited"
+
+    @admin.display(description="")
+    def revoke_link(self, obj: ProxyGrant) -> str:
+        if obj.revoked_at or obj.ended_at:
+            return ""
+        url = reverse("admin:patients_proxygrant_revoke", args=[obj.pk])
+        return format_html('<a href="{}">Revoke…</a>', url)
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:grant_id>/revoke/",
+                self.admin_site.admin_view(self.revoke_view),
+                name="patients_proxygrant_revoke",
+            ),
+            *super().get_urls(),
+        ]
+
+    def revoke_view(self, request: HttpRequest, grant_id) -> HttpResponse:
+        grant = get_object_or_404(ProxyGrant, pk=grant_id)
+        form = RevokeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            actor = cast(Actor, request.user)
+            try:
+                done = proxies.proxy_revoke(
+                    actor=actor,
+                    context=audit_context(request),
+                    grant_id=grant.pk,
+                    reason=form.cleaned_data["reason"],
+                )
+            except services.InvitationError as error:
+                form.add_error("reason", str(error))
+            else:
+                if done:
+                    messages.success(request, "Revoked: the proxy can no longer open the record.")
+                else:
+                    messages.error(request, "That grant had already ended.")
+                return redirect("admin:patients_proxygrant_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Revoke proxy access",
+            "grant": grant,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return render(request, "invitations/admin_revoke.html", context)

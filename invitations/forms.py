@@ -4,6 +4,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
 from accounts.models import User
+from patients.models import ProxyGrant
 
 
 class EhrSearchForm(forms.Form):
@@ -116,3 +117,60 @@ class UnlinkForm(forms.Form):
         if self.cleaned_data["username"] != self.expected:
             raise ValidationError("That is not this account's username.")
         return self.cleaned_data["username"]
+
+
+class GuardianForm(forms.Form):
+    fhir_id = forms.RegexField(
+        regex=r"^[A-Za-z0-9\-.]{1,64}$", max_length=64, widget=forms.HiddenInput
+    )
+    relationship = forms.ChoiceField(
+        label="Relationship to the child",
+        choices=[
+            (ProxyGrant.Relationship.PARENT, "Parent"),
+            (ProxyGrant.Relationship.LEGAL_GUARDIAN, "Legal guardian"),
+        ],
+    )
+    email = forms.EmailField(
+        label="Their e-mail address",
+        required=False,
+        help_text="Optional: the code is also sent there. Leave blank to hand it over in person.",
+    )
+    checked = forms.BooleanField(
+        label="I checked this adult's identity and their relationship to the child",
+        required=True,
+    )
+
+
+class CaregiverForm(forms.Form):
+    email = forms.EmailField(label="Their e-mail address", help_text="The invitation goes there.")
+    relationship = forms.ChoiceField(
+        label="Who they are to you",
+        choices=[
+            (r.value, r.label)
+            for r in ProxyGrant.Relationship
+            if r not in (ProxyGrant.Relationship.PARENT, ProxyGrant.Relationship.LEGAL_GUARDIAN)
+        ],
+    )
+    scope = forms.ChoiceField(
+        label="What they may see",
+        choices=[
+            (ProxyGrant.Scope.FULL, "Everything I see (except records marked confidential)"),
+            (ProxyGrant.Scope.LIMITED, "My record only: not my messages or bills"),
+        ],
+        widget=forms.RadioSelect,
+        initial=ProxyGrant.Scope.FULL,
+    )
+    ends_on = forms.DateField(
+        label="Until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave blank for the longest the clinic allows.",
+    )
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(label="Reason", max_length=200, required=False)
+
+
+class ChooseRecordForm(forms.Form):
+    patient = forms.UUIDField()

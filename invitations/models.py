@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User, UserManager
-from patients.models import Patient
+from patients.models import Patient, ProxyGrant
 from portal.policy import Role
 
 
@@ -28,6 +28,15 @@ class Invitation(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="invitations")
+    # Set for an invitation to act for the patient (a guardian, a caregiver): whoever
+    # activates it becomes the grant's proxy, not the patient.
+    grant = models.OneToOneField(
+        ProxyGrant,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invitation",
+    )
     code_digest = models.BinaryField(max_length=32, unique=True, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     # Who invited: a front-desk user or administrator; None for manage.py invite_patient.
@@ -58,7 +67,7 @@ class Invitation(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["patient"],
-                condition=Q(status="pending"),
+                condition=Q(status="pending", grant__isnull=True),
                 name="invitations_one_pending_per_patient",
             ),
         ]
@@ -66,6 +75,10 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"invitation {self.pk}"
+
+    @property
+    def for_proxy(self) -> bool:
+        return self.grant_id is not None
 
     @property
     def usable(self) -> bool:

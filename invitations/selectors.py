@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
@@ -19,10 +20,11 @@ from invitations.ehr import EhrPatient
 from invitations.letter import letter_pdf as render_letter
 from invitations.models import Invitation
 from invitations.services import INVITING_ROLES
-from patients.models import Patient, PatientDemographics
+from patients.models import Patient, PatientDemographics, ProxyGrant
+from portal.access import active_proxy_grants
 from portal.crypto.scope import key_scope
 from portal.fhir import FhirError
-from portal.policy import Actor
+from portal.policy import Actor, Role
 from records.sync import SyncUnavailable, fhir_client
 
 
@@ -37,6 +39,8 @@ class Match:
     patient: EhrPatient
     # "account", "invited" (a pending code), or "" (not yet invited).
     portal_state: str
+    # Under the adult age today: a parent or guardian may be invited for them.
+    minor: bool = False
 
 
 def ehr_patients_find(
@@ -70,7 +74,21 @@ def ehr_patients_find(
         object_id=len(found),
     )
     states = _portal_states([p.fhir_id for p in found])
-    return [Match(patient=p, portal_state=states.get(p.fhir_id, "")) for p in found]
+    today = timezone.localdate()
+    return [
+        Match(
+            patient=p,
+            portal_state=states.get(p.fhir_id, ""),
+            minor=p.birth_date is not None
+            and age_on(p.birth_date, today) < settings.PORTAL_PROXY_ADULT_AGE,
+        )
+        for p in found
+    ]
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Whole years; someone born on 29 February turns a year older on 1 March."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
 def _portal_states(fhir_ids: list[str]) -> dict[str, str]:
@@ -136,3 +154,107 @@ def letter_pdf(
         object_id=invitation.pk,
     )
     return pdf
+
+
+# --- Proxy access --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordChoice:
+    """One record the actor may open on the patient pages."""
+
+    patient_id: uuid.UUID
+    name: str
+    # "" for the actor's own record; else how they are related (as the grant says).
+    relationship: str
+    limited: bool
+
+
+def record_choices(*, actor: Actor, context: AuditContext) -> list[RecordChoice]:
+    """The actor's own record (if any) and each one they act for today, by name.
+
+    The names of the people they act for are shown: one view event per person.
+    """
+    choices = []
+    if actor.patient_id is not None:
+        choices.append(RecordChoice(actor.patient_id, "Your own record", "", False))
+    grants = list(active_proxy_grants(actor).order_by("created_at"))
+    with key_scope():
+        names = {
+            d.patient_id: f"{d.given_name} {d.family_name}".strip()
+            for d in PatientDemographics.objects.filter(
+                patient_id__in=[g.patient_id for g in grants]
+            )
+        }
+    for grant in grants:
+        choices.append(
+            RecordChoice(
+                grant.patient_id,
+                names.get(grant.patient_id, "A patient"),
+                grant.get_relationship_display(),
+                grant.scope == ProxyGrant.Scope.LIMITED,
+            )
+        )
+        record(
+            action=Action.RECORD_VIEW,
+            actor=actor,
+            context=context,
+            patient_id=grant.patient_id,
+            object_type="Patient",
+        )
+    return choices
+
+
+@dataclass(frozen=True)
+class SharingPage:
+    # Everyone invited to act for the actor, newest first, in every state.
+    grants: list[ProxyGrant]
+    # Whom the actor acts for (names are on the switch page).
+    acting_for: int
+
+
+def sharing_page(*, actor: Actor) -> SharingPage:
+    """Who may see the actor's own record (their own data: proxies' usernames, states)."""
+    if actor.role != Role.PATIENT or actor.patient_id is None:
+        raise PermissionDenied
+    grants = list(
+        ProxyGrant.objects.filter(patient_id=actor.patient_id)
+        .select_related("proxy")
+        .order_by("-created_at")
+    )
+    return SharingPage(grants=grants, acting_for=active_proxy_grants(actor).count())
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What a signed-in person is asked to confirm before taking a proxy invitation."""
+
+    name: str
+    relationship: str
+    limited: bool
+    ends_on: date
+
+
+def proxy_offer(*, actor: Actor, context: AuditContext, invitation: Invitation) -> Offer:
+    """The proven invitation's patient, by name, for the accept page (one view event)."""
+    grant = invitation.grant
+    if grant is None:
+        raise Http404("No such invitation.")
+    with key_scope():
+        demographics = PatientDemographics.objects.filter(patient_id=grant.patient_id).first()
+        name = (
+            f"{demographics.given_name} {demographics.family_name}".strip() if demographics else ""
+        )
+    record(
+        action=Action.RECORD_VIEW,
+        actor=actor,
+        context=context,
+        patient_id=grant.patient_id,
+        object_type="Patient",
+    )
+    return Offer(
+        name=name or "the patient",
+        relationship=grant.get_relationship_display(),
+        limited=grant.scope == ProxyGrant.Scope.LIMITED,
+        ends_on=grant.ends_on,
+    )

@@ -31,13 +31,14 @@ from django.utils import timezone
 
 from accounts.models import User, UserSession
 from accounts.services import session_start
+from accounts.tasks import account_email_later
 from audit.actions import Action, Outcome, Severity
 from audit.context import AuditContext, audit_context
 from audit.services import record
 from invitations import codes
 from invitations.ehr import EhrPatient
 from invitations.models import Invitation
-from patients.models import Patient, PatientDemographics
+from patients.models import Patient, PatientDemographics, ProxyGrant
 from portal import throttle
 from portal.crypto.scope import key_scope
 from portal.policy import Actor, Role
@@ -58,6 +59,15 @@ REFUSED = (
     "We couldn't match those details to an invitation. Check the code on your letter or "
     "e-mail, your last name and your date of birth, then try again. If it still fails, "
     "call the clinic for a new code."
+)
+
+
+SIGNED_IN_PATIENT_CODE = (
+    "This code makes a new patient account. Sign out first, then enter it again."
+)
+USE_YOUR_ACCOUNT = (
+    "If that is your account, sign in to it, then enter the code again at /activate/: "
+    "the access will be added to it."
 )
 
 
@@ -103,18 +113,13 @@ def invite(
     to = found.email if email is None else email
     now = timezone.now()
     with transaction.atomic(), key_scope():
-        patient, _ = Patient.objects.select_for_update().get_or_create(fhir_id=found.fhir_id)
+        patient = store_patient(found)
         if User.objects.filter(patient=patient).exists():
             raise InvitationError("This patient already has a portal account.")
-        if store_demographics(patient, from_fhir_patient(found.resource)) == "mrn_conflict":
-            raise InvitationError(
-                "Another portal patient already has this medical record number. "
-                "Ask an administrator to check the two records."
-            )
         for old in Invitation.objects.select_for_update().filter(
-            patient=patient, status=Invitation.Status.PENDING
+            patient=patient, grant__isnull=True, status=Invitation.Status.PENDING
         ):
-            _end(old, Invitation.Status.REVOKED, actor=actor, context=context)
+            end_invitation(old, Invitation.Status.REVOKED, actor=actor, context=context)
         code = codes.new_code()
         invitation = Invitation.objects.create(
             patient=patient,
@@ -133,11 +138,24 @@ def invite(
             object_id=invitation.pk,
         )
         if to:
-            transaction.on_commit(lambda: _send_code(to, code, invitation))
+            transaction.on_commit(lambda: send_code(to, code, invitation))
     return Issued(invitation=invitation, code=code)
 
 
-def _send_code(to: str, code: str, invitation: Invitation) -> None:
+def store_patient(found: EhrPatient) -> Patient:
+    """The portal Patient of this EHR patient (made on first use), its demographics
+    written from the EHR's resource; refused when another patient holds the MRN."""
+    with transaction.atomic(), key_scope():
+        patient, _ = Patient.objects.select_for_update().get_or_create(fhir_id=found.fhir_id)
+        if store_demographics(patient, from_fhir_patient(found.resource)) == "mrn_conflict":
+            raise InvitationError(
+                "Another portal patient already has this medical record number. "
+                "Ask an administrator to check the two records."
+            )
+    return patient
+
+
+def send_code(to: str, code: str, invitation: Invitation) -> None:
     """The invitation e-mail: the code, how to use it, nothing clinical."""
     context = {
         "base_url": settings.PORTAL_BASE_URL,
@@ -165,11 +183,11 @@ def revoke(*, actor: Actor, context: AuditContext, invitation_id: uuid.UUID) -> 
         )
         if invitation is None:
             return False
-        _end(invitation, Invitation.Status.REVOKED, actor=actor, context=context)
+        end_invitation(invitation, Invitation.Status.REVOKED, actor=actor, context=context)
     return True
 
 
-def _end(
+def end_invitation(
     invitation: Invitation,
     status: Invitation.Status,
     *,
@@ -184,7 +202,9 @@ def _end(
     action = {
         Invitation.Status.REVOKED: Action.INVITATION_REVOKED,
         Invitation.Status.LOCKED: Action.INVITATION_LOCKED,
-        Invitation.Status.ACTIVATED: Action.ACCOUNT_LINKED,
+        Invitation.Status.ACTIVATED: (
+            Action.PROXY_ACCEPTED if invitation.for_proxy else Action.ACCOUNT_LINKED
+        ),
     }[status]
     record(
         action=action,
@@ -281,7 +301,7 @@ def _identity_matched(
             invitation.failed_attempts += 1
             invitation.save(update_fields=["failed_attempts"])
             if invitation.failed_attempts >= settings.PORTAL_ACTIVATION_CODE_TRIES:
-                _end(invitation, Invitation.Status.LOCKED, actor=None, context=context)
+                end_invitation(invitation, Invitation.Status.LOCKED, actor=None, context=context)
     record(
         action=Action.ACTIVATION,
         outcome=Outcome.SUCCESS if matched else Outcome.FAILURE,
@@ -335,8 +355,10 @@ def account_create(*, request: HttpRequest, username: str, email: str, password:
         user = User(
             username=username,
             email=User.objects.normalize_email(email).lower(),
-            role=Role.PATIENT,
-            patient=invitation.patient,
+            # An invitation to act for the patient makes a proxy account, with no record
+            # of its own; the patient's own invitation makes the patient's account.
+            role=Role.PROXY if invitation.for_proxy else Role.PATIENT,
+            patient=None if invitation.for_proxy else invitation.patient,
         )
         user.set_password(password)
         try:
@@ -344,12 +366,57 @@ def account_create(*, request: HttpRequest, username: str, email: str, password:
                 user.save()
         except IntegrityError as error:
             raise AccountTaken("That username or e-mail address is taken.") from error
-        _end(invitation, Invitation.Status.ACTIVATED, actor=user, context=context, account=user)
+        if invitation.for_proxy:
+            grant_take(invitation, user, context)
+        else:
+            end_invitation(
+                invitation, Invitation.Status.ACTIVATED, actor=user, context=context, account=user
+            )
         _first_sync(invitation.patient, user)
     for key in (SESSION_INVITATION, SESSION_VERIFIED_AT):
         request.session.pop(key, None)
     session_start(request, user)
     return user
+
+
+def grant_take(invitation: Invitation, user: User, context: AuditContext) -> ProxyGrant:
+    """The proxy invitation's grant goes to this account (the invitation is locked and
+    usable; its code was proven); the invitation is spent and the patient told."""
+    grant = invitation.grant
+    if grant is None or grant.revoked_at is not None or grant.ended_at is not None:
+        raise ActivationRefused("This invitation has been withdrawn. Ask for a new one.")
+    if grant.patient_id == user.patient_id:
+        raise ActivationRefused("This is an invitation to act for yourself.")
+    grant.proxy = user
+    grant.accepted_at = timezone.now()
+    grant.save(update_fields=["proxy", "accepted_at"])
+    end_invitation(
+        invitation, Invitation.Status.ACTIVATED, actor=user, context=context, account=user
+    )
+    patient_user = User.objects.filter(patient_id=grant.patient_id, is_active=True).first()
+    if patient_user is not None:
+        account_email_later(user=patient_user, kind="proxy_access_changed")
+    return grant
+
+
+def grant_accept(*, actor: User, context: AuditContext, request: HttpRequest) -> ProxyGrant:
+    """A signed-in person takes the proxy invitation they just proved (never silently:
+    the accept page names whose record it is and asks them to confirm)."""
+    if actor.role not in (Role.PATIENT, Role.PROXY):
+        raise ActivationRefused("A staff account cannot act for a patient. Use a personal account.")
+    verified = verified_invitation(request)
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update().filter(pk=verified.pk).first()
+            if verified is not None and verified.for_proxy
+            else None
+        )
+        if invitation is None or not invitation.usable:
+            raise ActivationRefused("This activation has expired. Enter the code again.")
+        grant = grant_take(invitation, actor, context)
+    for key in (SESSION_INVITATION, SESSION_VERIFIED_AT):
+        request.session.pop(key, None)
+    return grant
 
 
 def _first_sync(patient: Patient, user: User) -> None:

@@ -148,3 +148,72 @@ class BreakGlassGrant(models.Model):
     @property
     def active(self) -> bool:
         return self.expires_at > timezone.now()
+
+
+class ProxyGrant(models.Model):
+    """One person's right to act for a patient in the portal: a guardian or a caregiver.
+
+    ``proxy`` is empty until the invited person activates (or accepts with the
+    account they have). A grant counts while it is accepted, not revoked or
+    ended, and today (clinic time) is within ``starts_on``..``ends_on``:
+    ``portal.access`` reads it for every request, so ending a grant takes effect
+    at once. Guardians of minors are invited by staff, caregivers of adults by
+    the patient; the daily job (invitations/tasks.py) narrows a minor's grant at
+    12 and ends it at 18 (settings), and ends grants past their date.
+    """
+
+    class Kind(models.TextChoices):
+        GUARDIAN = "guardian", "Parent or legal guardian of a minor"
+        CAREGIVER = "caregiver", "Caregiver of an adult"
+
+    class Scope(models.TextChoices):
+        FULL = "full", "Full"
+        # No messages, no bills unless guarantor; confidential resources are never
+        # shown to any proxy, whatever the scope.
+        LIMITED = "limited", "Limited"
+
+    class Relationship(models.TextChoices):
+        PARENT = "parent", "Parent"
+        LEGAL_GUARDIAN = "legal_guardian", "Legal guardian"
+        SPOUSE = "spouse", "Spouse or partner"
+        ADULT_CHILD = "adult_child", "Son or daughter"
+        OTHER_FAMILY = "other_family", "Other family member"
+        FRIEND = "friend", "Friend"
+        CARER = "carer", "Professional carer"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="proxy_grants")
+    proxy = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="proxy_grants",
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    relationship = models.CharField(max_length=20, choices=Relationship.choices)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    # The patient's guarantor sees bills even under a limited scope.
+    guarantor = models.BooleanField(default=False)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Staff's reason, required when they revoke (never clinical detail).
+    revoke_reason = models.CharField(max_length=200, blank=True)
+    # Ended by the daily job (past its date, or the minor came of age).
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "patients_proxy_grant"
+        indexes = [models.Index(fields=["proxy", "patient"])]
+
+    def __str__(self) -> str:
+        return f"proxy grant {self.pk}"

@@ -9,6 +9,7 @@ walks the URLconf to prove every route has one.
 
 import uuid
 from collections.abc import Callable
+from enum import StrEnum
 from functools import wraps
 from typing import TypeVar
 
@@ -16,12 +17,13 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponseBase, HttpResponseNotAllowed
 from django.utils import timezone
 
-from patients.models import Patient
+from patients.models import Patient, ProxyGrant
 from portal.policy import (
     ALL_ROLES,
     CLINICAL_ROLES,
     EMAIL_OTP_ROLES,
     NAMESPACE_ROLES,
+    PATIENT_SIDE_ROLES,
     STAFF_ROLES,
     Actor,
     Policy,
@@ -40,15 +42,22 @@ __all__ = [
     "CLINICAL_ROLES",
     "EMAIL_OTP_ROLES",
     "NAMESPACE_ROLES",
+    "PATIENT_SIDE_ROLES",
     "STAFF_ROLES",
     "Actor",
     "Policy",
+    "ProxyFeature",
     "Role",
     "SignedInRequest",
     "access_patient",
+    "active_proxy_grants",
     "clinical_patients",
+    "current_patient_id",
     "patient_methods",
+    "proxy_allows",
+    "proxy_grant",
     "public",
+    "record_choose",
     "roles",
     "sign_in_step",
     "via_break_glass",
@@ -62,12 +71,16 @@ __all__ = [
 def clinical_patients(actor: Actor) -> QuerySet[Patient]:
     """The patients whose clinical data the actor may see, and no others.
 
-    A patient sees themself; physicians and nurses see the patients of their
-    care teams and those of an unexpired break-glass grant; every other role
-    sees no clinical data at all.
+    A patient sees themself; a patient or proxy also sees each patient they
+    hold an active proxy grant for; physicians and nurses see the patients of
+    their care teams and those of an unexpired break-glass grant; every other
+    role sees no clinical data at all.
     """
-    if actor.role == Role.PATIENT and actor.patient_id is not None:
-        return Patient.objects.filter(pk=actor.patient_id)
+    if actor.role in PATIENT_SIDE_ROLES:
+        granted = Q(pk__in=active_proxy_grants(actor).values("patient_id"))
+        if actor.patient_id is not None:
+            granted |= Q(pk=actor.patient_id)
+        return Patient.objects.filter(granted)
     if actor.role in CLINICAL_ROLES:
         return Patient.objects.filter(
             Q(care_teams__members=actor.pk)
@@ -85,6 +98,80 @@ def access_patient(*, actor: Actor, patient_id: uuid.UUID) -> Patient:
     if patient is None:
         raise Http404("No such patient.")
     return patient
+
+
+def active_proxy_grants(actor: Actor) -> QuerySet[ProxyGrant]:
+    """The grants by which the actor acts for others today (the clinic's date).
+
+    Accepted, neither revoked nor ended, and today within their dates. Read on
+    every request: a revoked or ended grant stops working at once.
+    """
+    today = timezone.localdate()
+    return ProxyGrant.objects.filter(
+        proxy=actor.pk,
+        revoked_at__isnull=True,
+        ended_at__isnull=True,
+        starts_on__lte=today,
+        ends_on__gte=today,
+    )
+
+
+def proxy_grant(*, actor: Actor, patient_id: uuid.UUID) -> ProxyGrant | None:
+    """The grant by which the actor sees this patient; None for their own record or none."""
+    if actor.role not in PATIENT_SIDE_ROLES or patient_id == actor.patient_id:
+        return None
+    return active_proxy_grants(actor).filter(patient_id=patient_id).order_by("created_at").first()
+
+
+class ProxyFeature(StrEnum):
+    """What a limited proxy scope leaves out (the record itself is always in scope)."""
+
+    MESSAGES = "messages"
+    BILLS = "bills"
+
+
+def proxy_allows(*, actor: Actor, patient_id: uuid.UUID, feature: ProxyFeature) -> bool:
+    """Whether the actor may use this feature of the patient's portal.
+
+    The patient themself: yes. A proxy with a full grant: yes. A limited grant: no
+    messages; bills only for the patient's guarantor. Anyone else: no.
+    """
+    if actor.role in PATIENT_SIDE_ROLES and patient_id == actor.patient_id:
+        return True
+    grant = proxy_grant(actor=actor, patient_id=patient_id)
+    if grant is None:
+        return False
+    if grant.scope == ProxyGrant.Scope.FULL:
+        return True
+    return feature == ProxyFeature.BILLS and grant.guarantor
+
+
+# The session key naming the record a patient or proxy is looking at (a patient id).
+ACTING_FOR = "_portal_acting_for"
+
+
+def current_patient_id(request: SignedInRequest) -> uuid.UUID | None:
+    """Whose record the patient pages show: the one chosen on the switch page while a
+    grant still allows it, else the user's own, else the first person they act for."""
+    actor = request.user
+    chosen = request.session.get(ACTING_FOR)
+    if chosen:
+        chosen_id = uuid.UUID(chosen)
+        if chosen_id == actor.patient_id or proxy_grant(actor=actor, patient_id=chosen_id):
+            return chosen_id
+        request.session.pop(ACTING_FOR, None)
+    if actor.patient_id is not None or actor.role not in PATIENT_SIDE_ROLES:
+        return actor.patient_id
+    first = active_proxy_grants(actor).order_by("created_at").values_list("patient_id", flat=True)
+    return first.first()
+
+
+def record_choose(request: SignedInRequest, patient_id: uuid.UUID) -> None:
+    """Switch the patient pages to this record: the user's own, or one they act for (404)."""
+    actor = request.user
+    if patient_id != actor.patient_id and proxy_grant(actor=actor, patient_id=patient_id) is None:
+        raise Http404("No such patient.")
+    request.session[ACTING_FOR] = str(patient_id)
 
 
 def via_break_glass(*, actor: Actor, patient: Patient) -> bool:

@@ -50,6 +50,9 @@ class SignedInRequest(HttpRequest):
 
 class Role(models.TextChoices):
     PATIENT = "patient", "Patient"
+    # Acts for patients (a parent, a guardian, a caregiver) and has no record here
+    # of their own; a patient who is also someone's caregiver keeps the patient role.
+    PROXY = "proxy", "Proxy (parent, guardian or caregiver)"
     PHYSICIAN = "physician", "Physician"
     NURSE = "nurse", "Nurse"
     BILLING = "billing", "Billing"
@@ -59,7 +62,9 @@ class Role(models.TextChoices):
 
 
 ALL_ROLES = frozenset(Role)
-STAFF_ROLES = ALL_ROLES - {Role.PATIENT}
+# The people whose records these are, and those who act for them: the patient pages.
+PATIENT_SIDE_ROLES = frozenset({Role.PATIENT, Role.PROXY})
+STAFF_ROLES = ALL_ROLES - PATIENT_SIDE_ROLES
 CLINICAL_ROLES = frozenset({Role.PHYSICIAN, Role.NURSE})
 # Roles that may never use an e-mailed code as their second factor.
 EMAIL_OTP_ROLES = frozenset({Role.PATIENT})

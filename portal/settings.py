@@ -211,6 +211,12 @@ PORTAL_ACTIVATION_WINDOW = envint("PORTAL_ACTIVATION_WINDOW", 60 * 60)
 PORTAL_MRN_SYSTEM = env("PORTAL_MRN_SYSTEM")
 # The clinic's name, in letters and e-mails.
 PORTAL_CLINIC_NAME = env("PORTAL_CLINIC_NAME", "Carebridge Clinic")
+# Proxy access: a parent or guardian has full access to a child under FULL_UNDER years,
+# limited access from then, none from ADULT_AGE; a caregiver's grant lasts at most
+# CAREGIVER_MONTHS. Ages count in the clinic's time zone (TIME_ZONE).
+PORTAL_PROXY_FULL_UNDER = envint("PORTAL_PROXY_FULL_UNDER", 12)
+PORTAL_PROXY_ADULT_AGE = envint("PORTAL_PROXY_ADULT_AGE", 18)
+PORTAL_CAREGIVER_MONTHS = envint("PORTAL_CAREGIVER_MONTHS", 18)
 
 # Number of reverse proxies in front of the portal whose X-Forwarded-For we
 # trust. 0 (the default) means the header is ignored entirely; scripts/serve.sh
@@ -256,7 +262,7 @@ FHIR_REFRESH_INTERVAL = envint("FHIR_REFRESH_INTERVAL", 5 * 60)
 PORTAL_PDF_FONT_DIR = env("PORTAL_PDF_FONT_DIR", "/usr/share/fonts/truetype/dejavu")
 
 # --- Background jobs (procrastinate, in PostgreSQL) -----------------------------
-PROCRASTINATE_IMPORT_PATHS = ["records.tasks", "accounts.tasks"]
+PROCRASTINATE_IMPORT_PATHS = ["records.tasks", "accounts.tasks", "invitations.tasks"]
 
 # --- Second factor ---------------------------------------------------------
 OTP_TOTP_ISSUER = "Carebridge"
@@ -390,6 +396,8 @@ LOGGING = {
         "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "axes": {"level": "WARNING"},
         "procrastinate.blueprints": {"level": "WARNING"},
+        # Says at every start-up which periodic tasks it registered.
+        "procrastinate.periodic": {"level": "WARNING"},
         # httpx logs every request URL at INFO; FHIR queries name the patient.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

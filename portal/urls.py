@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("patient/", views.patient_home, name="patient_home"),
     path("patient/records/", include("records.patient_urls")),
+    path("patient/", include("invitations.proxy_urls")),
     path("staff/", views.staff_home, name="staff_home"),
     path("staff/patients/", include("records.urls")),
     path("healthz", views.healthz, name="healthz"),

@@ -4,21 +4,36 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from portal.access import ALL_ROLES, STAFF_ROLES, Role, public, roles
+from portal.access import (
+    ALL_ROLES,
+    PATIENT_SIDE_ROLES,
+    STAFF_ROLES,
+    SignedInRequest,
+    active_proxy_grants,
+    current_patient_id,
+    public,
+    roles,
+)
 
 
 @roles(*ALL_ROLES)
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    if request.user.role == Role.PATIENT:
+    if request.user.role in PATIENT_SIDE_ROLES:
         return redirect("patient_home")
     return redirect("staff_home")
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_GET
-def patient_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/patient_home.html")
+def patient_home(request: SignedInRequest) -> HttpResponse:
+    """The patient's home, or a proxy's: the record shown is the one chosen on the switch
+    page (portal.access.current_patient_id)."""
+    context = {
+        "record_id": current_patient_id(request),
+        "acts_for_others": active_proxy_grants(request.user).exists(),
+    }
+    return render(request, "portal/patient_home.html", context)
 
 
 @roles(*STAFF_ROLES)

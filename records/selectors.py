@@ -20,11 +20,19 @@ from django.http import Http404
 from audit.actions import Action, Outcome, Severity
 from audit.context import AuditContext
 from audit.services import record
-from patients.models import BreakGlassGrant, CareTeam, Patient, PatientDemographics
-from portal.access import Role, access_patient, clinical_patients, via_break_glass
+from patients.models import BreakGlassGrant, CareTeam, Patient, PatientDemographics, ProxyGrant
+from portal.access import (
+    PATIENT_SIDE_ROLES,
+    Role,
+    access_patient,
+    clinical_patients,
+    proxy_grant,
+    via_break_glass,
+)
 from portal.crypto.blind_index import blind_index
 from portal.crypto.selectors import preload_keys
 from records.charts import trend_chart
+from records.labels import is_confidential
 from records.models import FhirRecord, ResourceType, SyncState
 from records.presenters import (
     TREND_KEY_LENGTH,
@@ -118,10 +126,12 @@ class Subject:
     """Whose record a page shows, and how the actor reaches it."""
 
     patient: Patient
-    own: bool
+    own: bool  # the patient-side pages (the patient's own, or a proxy's)
     break_glass: bool
-    # Clinicians' pages name the patient on every page (positive identification).
+    # Clinicians' and proxies' pages name the patient on every page.
     demographics: PatientDemographics | None = None
+    # The actor acts for this patient (records/labels.py: confidential rows stay out).
+    proxy: ProxyGrant | None = None
 
 
 @dataclass(frozen=True)
@@ -221,12 +231,12 @@ def summary_page(
     *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
 ) -> SummaryPage:
     subject = _subject(actor=actor, patient_id=patient_id)
-    items = _record_items(subject.patient, SUMMARY_TYPES)
+    items = _items(subject, SUMMARY_TYPES)
     results = [lab_result(i) for i in latest_first(items[OBSERVATION])]
     meds = active_first(items[MEDICATION_REQUEST] + items[MEDICATION_STATEMENT])
     encounters = latest_first(items[ENCOUNTER])
     return SummaryPage(
-        counts=_record_counts(subject.patient),
+        counts=_counts(subject),
         latest_labs=[t.latest for t in lab_tests(results)][:SUMMARY_LATEST_TESTS],
         unreadable_labs=[r for r in results if r.unreadable is not None],
         problems=[
@@ -250,7 +260,7 @@ def labs_page(
 ) -> LabsPage:
     """Lab results, latest first; only one test's when ``test_key`` names one of them."""
     subject = _subject(actor=actor, patient_id=patient_id)
-    items = _record_items(subject.patient, [OBSERVATION, DIAGNOSTIC_REPORT])
+    items = _items(subject, [OBSERVATION, DIAGNOSTIC_REPORT])
     results = [lab_result(i) for i in latest_first(items[OBSERVATION])]
     tests = lab_tests(results)
     if test_key and test_key in {t.key for t in tests}:
@@ -273,7 +283,11 @@ def trend_page(
     subject = _subject(actor=actor, patient_id=patient_id)
     results = []
     if len(key) == TREND_KEY_LENGTH:
-        results = [r for r in _lab_results(subject.patient) if r.key == key]
+        results = [
+            r
+            for r in _lab_results(subject.patient, proxy=subject.proxy is not None)
+            if r.key == key
+        ]
     if not results:
         raise Http404("No such test.")
     return TrendPage(
@@ -286,7 +300,7 @@ def trend_page(
 
 def visits_page(*, actor, patient_id: uuid.UUID, context: AuditContext | None = None) -> VisitsPage:
     subject = _subject(actor=actor, patient_id=patient_id)
-    items = _record_items(subject.patient, [ENCOUNTER, CONDITION, DOCUMENT])
+    items = _items(subject, [ENCOUNTER, CONDITION, DOCUMENT])
     return VisitsPage(
         visits=visits(items[ENCOUNTER], items[CONDITION], items[DOCUMENT]),
         other_notes=unattached_notes(items[ENCOUNTER], items[DOCUMENT]),
@@ -298,7 +312,7 @@ def medications_page(
     *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
 ) -> MedicationsPage:
     subject = _subject(actor=actor, patient_id=patient_id)
-    items = _record_items(subject.patient, MEDICATIONS)
+    items = _items(subject, MEDICATIONS)
     return MedicationsPage(
         medications=active_first(items[MEDICATION_REQUEST] + items[MEDICATION_STATEMENT]),
         **_viewed(actor, subject, MEDICATIONS, context),
@@ -309,7 +323,7 @@ def allergies_page(
     *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
 ) -> AllergiesPage:
     subject = _subject(actor=actor, patient_id=patient_id)
-    items = _record_items(subject.patient, [ALLERGY])
+    items = _items(subject, [ALLERGY])
     return AllergiesPage(
         allergies=active_first(items[ALLERGY], "clinical_status"),
         **_viewed(actor, subject, [ALLERGY], context),
@@ -320,7 +334,7 @@ def immunizations_page(
     *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
 ) -> ImmunizationsPage:
     subject = _subject(actor=actor, patient_id=patient_id)
-    items = _record_items(subject.patient, [IMMUNIZATION])
+    items = _items(subject, [IMMUNIZATION])
     return ImmunizationsPage(
         immunizations=latest_first(items[IMMUNIZATION]),
         **_viewed(actor, subject, [IMMUNIZATION], context),
@@ -331,7 +345,7 @@ def problems_page(
     *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
 ) -> ProblemsPage:
     subject = _subject(actor=actor, patient_id=patient_id)
-    items = _record_items(subject.patient, [CONDITION])
+    items = _items(subject, [CONDITION])
     return ProblemsPage(
         problems=active_first(items[CONDITION], "clinical_status"),
         **_viewed(actor, subject, [CONDITION], context),
@@ -345,10 +359,11 @@ def full_record(*, actor, patient_id: uuid.UUID, context: AuditContext | None = 
     """Everything the PDF shows, in the pages' orders; records the PDF download."""
     patient = access_patient(actor=actor, patient_id=patient_id)
     _downloaded(actor, patient, "pdf", context)
-    items = _record_items(patient, ALL_TYPES)
+    proxy = proxy_grant(actor=actor, patient_id=patient.pk) is not None
+    items = _record_items(patient, ALL_TYPES, proxy=proxy)
     return {
         "demographics": _demographics_of(patient),
-        "counts": _record_counts(patient),
+        "counts": {t: len(v) for t, v in items.items() if v} if proxy else _record_counts(patient),
         "results": [lab_result(i) for i in latest_first(items[OBSERVATION])],
         "reports": latest_first(items[DIAGNOSTIC_REPORT]),
         "problems": active_first(items[CONDITION], "clinical_status"),
@@ -367,7 +382,7 @@ def bundle_resources(
     the Bundle download. The check and the event happen at the call, not at iteration."""
     patient = access_patient(actor=actor, patient_id=patient_id)
     _downloaded(actor, patient, "bundle", context)
-    return _bundle_rows(patient)
+    return _bundle_rows(patient, proxy=proxy_grant(actor=actor, patient_id=patient.pk) is not None)
 
 
 # --- Helpers: below the access check, never called with an unchecked patient ------------
@@ -376,8 +391,17 @@ def bundle_resources(
 def _subject(*, actor, patient_id: uuid.UUID) -> Subject:
     """The patient, if the actor may see them (404 alike for missing and not yours)."""
     patient = access_patient(actor=actor, patient_id=patient_id)
-    if actor.role == Role.PATIENT:  # access_patient gives a patient only themself
-        return Subject(patient, own=True, break_glass=False)
+    if actor.role in PATIENT_SIDE_ROLES:  # their own record, or one they act for
+        grant = proxy_grant(actor=actor, patient_id=patient.pk)
+        if grant is None:
+            return Subject(patient, own=True, break_glass=False)
+        return Subject(
+            patient,
+            own=True,
+            break_glass=False,
+            demographics=_demographics_of(patient),
+            proxy=grant,
+        )
     return Subject(
         patient,
         own=False,
@@ -427,15 +451,24 @@ def _demographics_of(patient: Patient) -> PatientDemographics | None:
     return PatientDemographics.objects.filter(patient=patient).first()
 
 
-def _record_items(patient: Patient, types: Iterable[str]) -> dict[str, list[Item]]:
-    """The patient's stored resources of these types, decrypted, by type."""
+def _record_items(
+    patient: Patient, types: Iterable[str], *, proxy: bool = False
+) -> dict[str, list[Item]]:
+    """The patient's stored resources of these types, decrypted, by type.
+
+    ``proxy``: the reader acts for the patient; resources the EHR labelled
+    confidential are left out (read from each stored resource: records/labels.py).
+    """
     types = list(types)
     preload_keys([patient.pk])
     # patient_id, not patient: a filter on the instance makes Django assign it to
     # every row it loads (the ForeignKey descriptor), a third of a 500-row page.
+    columns = ["id", "patient_id", "resource_type", "fhir_id", "display"]
     rows = FhirRecord.objects.filter(patient_id=patient.pk, resource_type__in=types).only(
-        "id", "patient_id", "resource_type", "fhir_id", "display"
+        *columns, *(["resource"] if proxy else [])
     )
+    if proxy:
+        rows = [row for row in rows if not _confidential(row)]
     by_type: dict[str, list[Item]] = {t: [] for t in types}
     for item in open_rows(list(rows)):
         if not entered_in_error(item):
@@ -443,8 +476,25 @@ def _record_items(patient: Patient, types: Iterable[str]) -> dict[str, list[Item
     return by_type
 
 
-def _lab_results(patient: Patient) -> list[LabResult]:
-    items = _record_items(patient, [OBSERVATION])[OBSERVATION]
+def _confidential(row: FhirRecord) -> bool:
+    """Labelled confidential, or unreadable (then it cannot be shown to be ordinary)."""
+    resource = row.resource
+    return not isinstance(resource, dict) or is_confidential(resource)
+
+
+def _items(subject: Subject, types: Iterable[str]) -> dict[str, list[Item]]:
+    return _record_items(subject.patient, types, proxy=subject.proxy is not None)
+
+
+def _counts(subject: Subject) -> dict[str, int]:
+    """How many of each type the patient has; for a proxy, of what they may see."""
+    if subject.proxy is None:
+        return _record_counts(subject.patient)
+    return {t: len(v) for t, v in _items(subject, ALL_TYPES).items() if v}
+
+
+def _lab_results(patient: Patient, *, proxy: bool = False) -> list[LabResult]:
+    items = _record_items(patient, [OBSERVATION], proxy=proxy)[OBSERVATION]
     return [lab_result(i) for i in latest_first(items)]
 
 
@@ -459,7 +509,7 @@ def _record_counts(patient: Patient) -> dict[str, int]:
     return dict(rows)
 
 
-def _bundle_rows(patient: Patient) -> Iterator[tuple[str, str, object]]:
+def _bundle_rows(patient: Patient, *, proxy: bool = False) -> Iterator[tuple[str, str, object]]:
     preload_keys([patient.pk])
     rows = (
         FhirRecord.objects.filter(patient=patient)
@@ -467,6 +517,8 @@ def _bundle_rows(patient: Patient) -> Iterator[tuple[str, str, object]]:
         .order_by("resource_type", "fhir_id")
     )
     for row in rows.iterator(chunk_size=200):
+        if proxy and _confidential(row):
+            continue
         yield row.resource_type, row.fhir_id, row.resource
 
 

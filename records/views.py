@@ -25,7 +25,14 @@ from django.views.decorators.http import (
 
 from audit.context import audit_context
 from patients.models import Patient
-from portal.access import CLINICAL_ROLES, Role, patient_methods, roles
+from portal.access import (
+    CLINICAL_ROLES,
+    PATIENT_SIDE_ROLES,
+    Role,
+    current_patient_id,
+    patient_methods,
+    roles,
+)
 from records import pdf, selectors, services
 from records.bundle import bundle_chunks
 from records.forms import MrnLookupForm, ShredConfirmIdForm, ShredConfirmWordForm
@@ -127,11 +134,11 @@ def _show(request: HttpRequest, template: str, page: RecordPage) -> HttpResponse
     return render(request, template, context)
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def summary_own(request: HttpRequest) -> HttpResponse:
     page = selectors.summary_page(
-        actor=request.user, patient_id=request.user.patient_id, context=audit_context(request)
+        actor=request.user, patient_id=current_patient_id(request), context=audit_context(request)
     )
     return _show(request, "records/summary.html", page)
 
@@ -145,12 +152,12 @@ def summary_staff(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     return _show(request, "records/summary.html", page)
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def labs_own(request: HttpRequest) -> HttpResponse:
     page = selectors.labs_page(
         actor=request.user,
-        patient_id=request.user.patient_id,
+        patient_id=current_patient_id(request),
         test_key=request.GET.get("test", ""),
         context=audit_context(request),
     )
@@ -169,12 +176,12 @@ def labs_staff(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     return _show(request, "records/labs.html", page)
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def trend_own(request: HttpRequest, key: str) -> HttpResponse:
     page = selectors.trend_page(
         actor=request.user,
-        patient_id=request.user.patient_id,
+        patient_id=current_patient_id(request),
         key=key,
         context=audit_context(request),
     )
@@ -190,11 +197,11 @@ def trend_staff(request: HttpRequest, patient_id: uuid.UUID, key: str) -> HttpRe
     return _show(request, "records/trend.html", page)
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def visits_own(request: HttpRequest) -> HttpResponse:
     page = selectors.visits_page(
-        actor=request.user, patient_id=request.user.patient_id, context=audit_context(request)
+        actor=request.user, patient_id=current_patient_id(request), context=audit_context(request)
     )
     return _show(request, "records/visits.html", page)
 
@@ -208,11 +215,11 @@ def visits_staff(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     return _show(request, "records/visits.html", page)
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def medications_own(request: HttpRequest) -> HttpResponse:
     page = selectors.medications_page(
-        actor=request.user, patient_id=request.user.patient_id, context=audit_context(request)
+        actor=request.user, patient_id=current_patient_id(request), context=audit_context(request)
     )
     return _show(request, "records/medications.html", page)
 
@@ -226,11 +233,11 @@ def medications_staff(request: HttpRequest, patient_id: uuid.UUID) -> HttpRespon
     return _show(request, "records/medications.html", page)
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def allergies_own(request: HttpRequest) -> HttpResponse:
     page = selectors.allergies_page(
-        actor=request.user, patient_id=request.user.patient_id, context=audit_context(request)
+        actor=request.user, patient_id=current_patient_id(request), context=audit_context(request)
     )
     return _show(request, "records/allergies.html", page)
 
@@ -244,11 +251,11 @@ def allergies_staff(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse
     return _show(request, "records/allergies.html", page)
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def immunizations_own(request: HttpRequest) -> HttpResponse:
     page = selectors.immunizations_page(
-        actor=request.user, patient_id=request.user.patient_id, context=audit_context(request)
+        actor=request.user, patient_id=current_patient_id(request), context=audit_context(request)
     )
     return _show(request, "records/immunizations.html", page)
 
@@ -262,11 +269,11 @@ def immunizations_staff(request: HttpRequest, patient_id: uuid.UUID) -> HttpResp
     return _show(request, "records/immunizations.html", page)
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def problems_own(request: HttpRequest) -> HttpResponse:
     page = selectors.problems_page(
-        actor=request.user, patient_id=request.user.patient_id, context=audit_context(request)
+        actor=request.user, patient_id=current_patient_id(request), context=audit_context(request)
     )
     return _show(request, "records/problems.html", page)
 
@@ -306,10 +313,10 @@ def _refreshed(request: HttpRequest, outcome: RefreshOutcome, nav: dict[str, str
     return redirect(back)
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_POST
 def refresh_own(request: HttpRequest) -> HttpResponse:
-    outcome = services.records_refresh(actor=request.user, patient_id=request.user.patient_id)
+    outcome = services.records_refresh(actor=request.user, patient_id=current_patient_id(request))
     return _refreshed(request, outcome, _nav(None))
 
 
@@ -323,11 +330,11 @@ def refresh_staff(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 # --- Downloads (the patient's own record) ---------------------------------------------
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_GET
 def download_bundle(request: HttpRequest) -> HttpResponse:
     resources = selectors.bundle_resources(
-        actor=request.user, patient_id=request.user.patient_id, context=audit_context(request)
+        actor=request.user, patient_id=current_patient_id(request), context=audit_context(request)
     )
     response = HttpResponse(
         "".join(bundle_chunks(resources)), content_type="application/fhir+json; charset=utf-8"
@@ -336,11 +343,11 @@ def download_bundle(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_GET
 def download_pdf(request: HttpRequest) -> HttpResponse:
     full = selectors.full_record(
-        actor=request.user, patient_id=request.user.patient_id, context=audit_context(request)
+        actor=request.user, patient_id=current_patient_id(request), context=audit_context(request)
     )
     response = HttpResponse(pdf.record_pdf(full), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{pdf.filename("pdf")}"'

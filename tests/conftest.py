@@ -170,6 +170,12 @@ def otto(db) -> User:
 
 
 @pytest.fixture
+def greta(db) -> User:
+    """A proxy account (a parent or caregiver) with no record of her own and no grant yet."""
+    return _cast("greta", Role.PROXY)
+
+
+@pytest.fixture
 def newcomer(db) -> User:
     """A patient whose account exists but who has not set up two-step sign-in yet."""
     return _cast("newcomer", Role.PATIENT, authenticator=False)

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import User
 from ehr import demo_data
 from invitations.models import Invitation
-from patients.models import CareTeam, PatientDemographics
+from patients.models import CareTeam, Patient, PatientDemographics, ProxyGrant
 from portal.access import clinical_patients
 from portal.crypto.scope import key_scope
 
@@ -41,6 +41,7 @@ def test_it_puts_the_demo_patients_on_a_care_team_of_a_physician_and_a_nurse(tmp
     assert set(clinical_patients(carol).filter(care_teams__members=carol)) == {
         User.objects.get(username="alice").patient,
         User.objects.get(username="mallory").patient,
+        Patient.objects.get(fhir_id=demo_data.LEO),  # the child the demo guardian acts for
     }
     assert not CareTeam.objects.filter(members=dave).exists()  # for break-glass demos
 
@@ -55,7 +56,9 @@ def test_a_second_run_keeps_credentials_links_and_teams(tmp_path):
     assert json.loads((tmp_path / "accounts.json").read_text()) == first
     assert User.objects.get(username="alice").patient == patient
     assert CareTeam.objects.count() == 1
-    assert PatientDemographics.objects.count() == 3  # alice, mallory and the invited rosa
+    # alice, mallory, the invited rosa and leo, the child of the demo guardian
+    assert PatientDemographics.objects.count() == 4
+    assert ProxyGrant.objects.count() == 1
     assert Invitation.objects.filter(status=Invitation.Status.PENDING).count() == 1
 
 
@@ -86,3 +89,14 @@ def test_it_refuses_to_run_in_production(settings, tmp_path):
     with pytest.raises(CommandError, match="production"):
         load(tmp_path)
     assert not User.objects.exists()
+
+
+def test_the_demo_guardian_acts_for_the_demo_child_and_is_in_the_file(tmp_path):
+    load(tmp_path)
+
+    greta = User.objects.get(username="greta")
+    assert greta.role == "proxy"
+    assert greta.patient_id is None
+    assert list(clinical_patients(greta)) == [Patient.objects.get(fhir_id=demo_data.LEO)]
+    saved = {a.get("username"): a for a in json.loads((tmp_path / "accounts.json").read_text())}
+    assert saved["greta"]["role"] == "proxy"

@@ -30,7 +30,7 @@ from django.db import connection, connections
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from portal.access import Role
+from portal.access import PATIENT_SIDE_ROLES
 from tests import front
 from tests.conftest import PASSWORD, device_of, totp_now
 
@@ -380,7 +380,7 @@ class Portal:
         self.wait_for("/accounts/sign-in/verify/")
         self.page.get_by_label("Code").fill(totp_now(device_of(user)))
         self.page.get_by_role("button", name="Verify").click()
-        home = "/patient/" if user.role == Role.PATIENT else "/staff/"
+        home = "/patient/" if user.role in PATIENT_SIDE_ROLES else "/staff/"
         self.wait_for(home)
 
 

@@ -42,6 +42,7 @@ def test_every_resource_names_its_patient_by_reference():
         f"Patient/{demo_data.ALICE}",
         f"Patient/{demo_data.MALLORY}",
         f"Patient/{demo_data.ROSA}",
+        f"Patient/{demo_data.LEO}",
     }
     for resource in RESOURCES:
         if resource["resourceType"] != "Patient":

@@ -184,11 +184,13 @@ def test_the_code_appears_in_no_log_and_no_audit_row(client, issue, caplog):
     assert all(issued.code not in str(value) for value in row.values())
 
 
-def test_a_signed_in_user_is_sent_home(client, alice):
+def test_a_signed_in_user_is_told_the_page_adds_access_to_their_account(client, alice):
     from tests.conftest import sign_in_fully
 
     sign_in_fully(client, alice)
-    assert client.get(ACTIVATE)["Location"] == "/"
+    page = client.get(ACTIVATE)
+    assert page.status_code == 200
+    assert "You are signed in as <strong>alice</strong>" in page.content.decode()
 
 
 def test_two_patients_with_the_same_mrn_in_different_systems_are_both_invited(issue):

@@ -171,6 +171,7 @@ def test_it_keeps_the_review_page_from_clinicians(client, dave):
 
 ROLE_CAST = {
     Role.PATIENT: "alice",
+    Role.PROXY: "greta",
     Role.PHYSICIAN: "carol",
     Role.NURSE: "nina",
     Role.BILLING: "bill",
@@ -198,6 +199,8 @@ def _concrete(path: str, own_patient, own_ids: dict) -> str:
 
 @pytest.mark.parametrize("role", list(ROLE_CAST))
 def test_it_gives_each_role_exactly_its_routes(make_client, ward, role, request):
+    """Every role, the proxy's included, against every route (its own records' pages
+    answer a proxy without a grant with 404: allowed by the policy, no record to show)."""
     user = request.getfixturevalue(ROLE_CAST[role])
     client = make_client()
     sign_in_fully(client, user)

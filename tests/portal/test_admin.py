@@ -99,7 +99,8 @@ def test_it_offers_administrators_no_clinical_app(client, ada):
     assert "audit" not in apps
     # Of the patients app, care teams only: never the patient or their demographics.
     patients = next(app for app in app_list if app["app_label"] == "patients")
-    assert {m["object_name"] for m in patients["models"]} == {"CareTeam"}
+    # Proxy grants by ids and states (revoked there with a reason); never a patient's name.
+    assert {m["object_name"] for m in patients["models"]} == {"CareTeam", "ProxyGrant"}
     # Of the records app, only the sync's refusals and progress (ids and codes), read-only.
     records = next((app for app in app_list if app["app_label"] == "records"), {"models": []})
     assert {m["object_name"] for m in records["models"]} <= {"Quarantine", "SyncState"}

@@ -16,11 +16,13 @@ from accounts to records and the demo EHR.
 import base64
 import json
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -28,11 +30,12 @@ from accounts import services
 from accounts.models import User
 from audit.context import NO_CONTEXT
 from ehr import demo_data
-from invitations import codes
+from invitations import codes, proxies
 from invitations import ehr as invitation_ehr
 from invitations import services as invitation_services
 from invitations.models import Invitation
-from patients.models import CareTeam, PatientDemographics
+from invitations.selectors import age_on
+from patients.models import CareTeam, PatientDemographics, ProxyGrant
 from portal.access import EMAIL_OTP_ROLES, Role
 from portal.crypto.scope import key_scope
 from records.demographics import from_fhir_patient
@@ -40,12 +43,15 @@ from records.demographics import from_fhir_patient
 # Demo patient → their id on the demo EHR.
 DEMO_EHR_IDS = {"alice": demo_data.ALICE, "mallory": demo_data.MALLORY}
 DEMO_CARE_TEAM = ("Primary care (demo)", ["carol", "nina"], ["alice", "mallory"])
+# The demo guardian and the child she acts for (a patient without an account).
+DEMO_GUARDIAN = ("greta", demo_data.LEO)
 # The demo patient who has no account yet: invited, her code kept in the accounts file.
 DEMO_INVITED = demo_data.ROSA
 
 DEMO_USERS = [
     ("alice", Role.PATIENT, ""),
     ("mallory", Role.PATIENT, ""),
+    ("greta", Role.PROXY, ""),
     ("carol", Role.PHYSICIAN, "Dr Carol Chen"),
     ("dave", Role.PHYSICIAN, "Dr Dave Okafor"),
     ("nina", Role.NURSE, "Nina Park, RN"),
@@ -90,6 +96,7 @@ class Command(BaseCommand):
             for (username, role, display_name), creds in zip(DEMO_USERS, accounts, strict=True):
                 self._ensure_user(username, role, display_name, creds)
             self._link_demo_patients()
+            self._grant_demo_guardian()
             invited = self._invite_demo_patient(
                 next((a for a in known.values() if a.get("role") == "patient (invited)"), None)
             )
@@ -109,6 +116,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {a['role']:<11} {a['username']:<8} password {a['password']}  "
                 f"authenticator key {a['totp_secret']}"
+                + ("  (guardian of the demo child Leo)" if a["role"] == Role.PROXY else "")
             )
 
     def _ensure_user(self, username: str, role: Role, display_name: str, creds: dict) -> None:
@@ -129,6 +137,33 @@ class Command(BaseCommand):
             EmailDevice.objects.get_or_create(
                 user=user, defaults={"name": "E-mail", "confirmed": True}
             )
+
+    def _grant_demo_guardian(self) -> None:
+        """Greta is Leo's mother: a guardian's grant, its scope from his age today."""
+        username, fhir_id = DEMO_GUARDIAN
+        resource = next(r for r in demo_data.resources() if r["id"] == fhir_id)
+        found = invitation_ehr.from_resource(resource)
+        if found is None or found.birth_date is None:
+            raise CommandError("the demo child is not a valid Patient with a birth date")
+        child = invitation_services.store_patient(found)
+        name, _, _ = DEMO_CARE_TEAM
+        CareTeam.objects.get(name=name).patients.add(child)
+        today = timezone.localdate()
+        ProxyGrant.objects.get_or_create(
+            patient=child,
+            proxy=User.objects.get(username=username),
+            revoked_at=None,
+            ended_at=None,
+            defaults={
+                "kind": ProxyGrant.Kind.GUARDIAN,
+                "relationship": ProxyGrant.Relationship.PARENT,
+                "scope": proxies.minor_scope(age_on(found.birth_date, today)),
+                "starts_on": today,
+                "ends_on": found.birth_date.replace(year=found.birth_date.year + 18)
+                - timedelta(days=1),
+                "accepted_at": timezone.now(),
+            },
+        )
 
     def _invite_demo_patient(self, known: dict | None) -> dict | None:
         """A pending invitation for the third demo patient; the code in the file stays valid.
