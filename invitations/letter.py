@@ -22,8 +22,15 @@ class LetterPdf(RecordPdf):
 
 
 def letter_pdf(
-    *, name: str, address: list[str], code: str, expires_at: datetime, today: datetime
+    *,
+    name: str,
+    address: list[str],
+    code: str,
+    expires_at: datetime,
+    today: datetime,
+    for_guardian: bool = False,
 ) -> bytes:
+    """The letter; ``for_guardian``: addressed to the parent or guardian of ``name``."""
     pdf = LetterPdf()
     pdf.set_title("Your invitation to the patient portal")
     pdf.add_page()
@@ -31,20 +38,31 @@ def letter_pdf(
     pdf.cell(0, 8, pdf.drawable(settings.PORTAL_CLINIC_NAME), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     pdf.set_font(pdf.font, size=11)
-    for line in [name, *address]:
+    addressee = f"The parent or guardian of {name}" if for_guardian else name
+    for line in [addressee, *address]:
         pdf.cell(0, 6, pdf.drawable(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     pdf.cell(0, 6, date_format(timezone.localtime(today), "j F Y"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     local_expiry = timezone.localtime(expires_at)
-    paragraphs = [
-        f"Dear {name},",
-        "You are invited to the clinic's patient portal, where you can see your test results, "
-        "visits, medicines and more, and write to your care team.",
-        f"To set up your account, go to {settings.PORTAL_BASE_URL}/activate/ and enter the "
-        "code below with your last name and date of birth. You will then choose a username "
-        "and password and set up an authenticator app on your phone.",
-    ]
+    if for_guardian:
+        paragraphs = [
+            "Dear parent or guardian,",
+            f"You are invited to act for {name} in the clinic's patient portal, where you can "
+            "see their test results, visits, medicines and more.",
+            f"Go to {settings.PORTAL_BASE_URL}/activate/ and enter the code below with the "
+            "child's last name and date of birth. You will then choose a username and password "
+            "(or add the access to your own portal account) and set up an authenticator app.",
+        ]
+    else:
+        paragraphs = [
+            f"Dear {name},",
+            "You are invited to the clinic's patient portal, where you can see your test "
+            "results, visits, medicines and more, and write to your care team.",
+            f"To set up your account, go to {settings.PORTAL_BASE_URL}/activate/ and enter the "
+            "code below with your last name and date of birth. You will then choose a username "
+            "and password and set up an authenticator app on your phone.",
+        ]
     for text in paragraphs:
         pdf.multi_cell(0, 6, pdf.drawable(text), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)

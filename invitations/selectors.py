@@ -144,6 +144,7 @@ def letter_pdf(
             code=codes.shown(codes.normalise(code)),
             expires_at=invitation.expires_at,
             today=timezone.now(),
+            for_guardian=invitation.for_proxy,
         )
     record(
         action=Action.INVITATION_LETTER,

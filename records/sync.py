@@ -36,7 +36,7 @@ from procrastinate.contrib.django import app
 from audit.actions import Action, Outcome
 from audit.services import record
 from patients.models import Patient, PatientDemographics
-from portal.access import Role
+from portal.access import PATIENT_SIDE_ROLES, clinical_patients
 from portal.crypto.scope import key_scope
 from portal.fhir import FhirClient, FhirConfig, FhirError, InvalidResource, validate
 from portal.fhir.checks import smart_config
@@ -283,10 +283,12 @@ def request_sync(*, patient: Patient, actor: Any, reason: SyncReason | str) -> b
 
 
 def sync_at_sign_in(sender: Any, *, user: Any, **kwargs: Any) -> None:
-    """Receiver of accounts' second_factor_verified: a patient's sign-in queues a stale sync."""
-    if user.role == Role.PATIENT:
+    """Receiver of accounts' second_factor_verified: a patient's or proxy's sign-in queues a
+    sync of each stale record they may open (their own, and those they act for)."""
+    if user.role in PATIENT_SIDE_ROLES:
         # Queued, not awaited: the sign-in answers at once.
-        sync_on_sign_in(patient=user.patient, actor=user)
+        for patient in clinical_patients(user).order_by("created_at"):
+            sync_on_sign_in(patient=patient, actor=user)
 
 
 def sync_on_sign_in(*, patient: Patient | None, actor: Any) -> bool:

@@ -326,3 +326,28 @@ def test_a_limited_scope_leaves_out_messages_and_bills_unless_guarantor(leo_with
     assert proxy_allows(actor=greta, patient_id=leo.pk, feature=ProxyFeature.BILLS)
     ProxyGrant.objects.filter(pk=grant.pk).update(revoked_at=timezone.now())
     assert not proxy_allows(actor=greta, patient_id=leo.pk, feature=ProxyFeature.BILLS)
+
+
+def test_a_proxys_sign_in_queues_a_sync_of_each_record_they_act_for(
+    make_client, invite_guardian, greta, settings
+):
+    settings.FHIR_BASE_URL = "https://ehr.example.org/fhir"
+    grant = invite_guardian().invitation.grant
+    grant.proxy, grant.accepted_at = greta, timezone.now()
+    grant.save()
+
+    sign_in_fully(make_client(), greta)
+
+    (job,) = ProcrastinateJob.objects.filter(task_name="records.sync_patient")
+    assert job.args == {"patient_id": str(grant.patient_id)}
+
+
+def test_a_guardians_letter_is_addressed_to_the_parent(make_client, invite_guardian, fran):
+    issued = invite_guardian()
+    desk = sign_in_fully(make_client(), fran)
+    letter = desk.post(
+        "/staff/invitations/letter/", {"invitation": issued.invitation.pk, "code": issued.code}
+    )
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(letter.content)).pages)
+    assert "parent or guardian of Leo Whitfield" in " ".join(text.split())
+    assert issued.shown_code in text
