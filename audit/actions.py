@@ -38,6 +38,15 @@ class Action(models.TextChoices):
     RECORDS_SYNC_REQUEST = "records.sync_request", "Sync with the EHR requested"
     RECORDS_REMOVED = "records.removed", "Resource deleted on the EHR removed from the portal"
     RECORD_DOWNLOAD = "record.download", "Record downloaded"
+    MESSAGE_LIST = "message.list", "Message threads listed"
+    MESSAGE_READ = "message.read", "Message thread read"
+    MESSAGE_SEND = "message.send", "Message sent"
+    MESSAGE_NOTE = "message.note", "Internal note added to a thread"
+    MESSAGE_ASSIGN = "message.assign", "Message thread claimed or reassigned"
+    MESSAGE_CLOSE = "message.close", "Message thread closed"
+    MESSAGE_ATTACHMENT_DOWNLOAD = "message.attachment_download", "Message attachment downloaded"
+    MESSAGE_ATTACHMENT_REFUSED = "message.attachment_refused", "Message attachment refused"
+    MESSAGE_PREFERENCE = "message.preference", "Message notification preference changed"
 
 
 class Outcome(models.TextChoices):
