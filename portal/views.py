@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from messaging import selectors as message_selectors
 from portal.access import ALL_ROLES, STAFF_ROLES, Role, public, roles
 
 
@@ -18,7 +19,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @roles(Role.PATIENT)
 @require_GET
 def patient_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/patient_home.html")
+    unread = message_selectors.unread_count(actor=request.user)
+    return render(request, "portal/patient_home.html", {"unread_messages": unread})
 
 
 @roles(*STAFF_ROLES)
