@@ -162,7 +162,9 @@ def test_it_lets_the_care_team_claim_reply_note_and_close(make_client, ward, ali
 def test_it_never_lets_a_clinical_topic_leave_the_care_team(client, ward, alice, carol, fran):
     thread = start(alice)
     sign_in_fully(client, carol)
-    response = client.post(thread_url(thread, True) + "reassign/", {"to": f"pool:{Pool.FRONT_DESK}"})
+    response = client.post(
+        thread_url(thread, True) + "reassign/", {"to": f"pool:{Pool.FRONT_DESK}"}
+    )
     assert response.status_code == 400
     response = client.post(thread_url(thread, True) + "reassign/", {"to": f"user:{fran.pk}"})
     assert response.status_code == 400
