@@ -44,6 +44,8 @@ class Action(models.TextChoices):
     MESSAGE_NOTE = "message.note", "Internal note added to a thread"
     MESSAGE_ASSIGN = "message.assign", "Message thread claimed or reassigned"
     MESSAGE_CLOSE = "message.close", "Message thread closed"
+    MESSAGE_ESCALATE = "message.escalate", "Message thread overdue, flagged to its pool's lead"
+    MESSAGE_ABSENCE = "message.absence", "Out-of-office set or ended"
     MESSAGE_ATTACHMENT_DOWNLOAD = "message.attachment_download", "Message attachment downloaded"
     MESSAGE_ATTACHMENT_REFUSED = "message.attachment_refused", "Message attachment refused"
     MESSAGE_PREFERENCE = "message.preference", "Message notification preference changed"

@@ -1,6 +1,7 @@
 """Forms of the messaging pages: lengths, topics, and how many files of what size."""
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -115,3 +116,30 @@ class PreferenceForm(forms.Form):
     email = forms.BooleanField(
         required=False, label="E-mail me when I have a new message (the e-mail says nothing else)"
     )
+
+
+class AbsenceForm(forms.Form):
+    starts_at = forms.DateTimeField(
+        label="Away from", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    ends_at = forms.DateTimeField(
+        label="Back on", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    delegate = forms.UUIDField(
+        required=False,
+        label="Give my conversations to",
+        widget=forms.Select,
+        help_text="Leave empty to send them back to the pool.",
+    )
+
+    def __init__(
+        self, *args: Any, colleagues: Sequence[tuple[str, str]] = (), **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["delegate"].widget.choices = [("", "The pool"), *colleagues]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", "The absence must end after it starts.")
+        return data

@@ -9,7 +9,7 @@ escalation need: topic, pool, status, who is assigned, times, sizes and types.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from portal.crypto.fields import EncryptedBinaryField, EncryptedTextField
 from portal.crypto.models import PHIModel
@@ -66,6 +66,8 @@ class Thread(PHIModel):
     # The patient wrote last and no staff member has answered since (escalation, badges).
     awaiting_staff_since = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Flagged by the escalation job: no staff reply within the response time (working hours).
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     patient_field = "patient"
 
@@ -153,6 +155,35 @@ class ReadReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"receipt {self.pk}"
+
+
+class Absence(models.Model):
+    """A staff member's time away: their threads go to the delegate, or back to the pool."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    delegate = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "ends_at"], name="msg_absence_user")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="msg_absence_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=~Q(delegate=F("user")), name="msg_absence_not_own_delegate"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"absence {self.pk}"
 
 
 class NotificationPreference(models.Model):

@@ -25,6 +25,7 @@ from audit.actions import Action, Severity
 from audit.context import AuditContext
 from audit.services import record
 from messaging.models import (
+    Absence,
     Attachment,
     Message,
     NotificationPreference,
@@ -35,7 +36,7 @@ from messaging.models import (
 )
 from messaging.scope import MESSAGING_STAFF_ROLES, STAFF_POOL, thread_for, visible_threads
 from patients.models import CareTeam, Patient, PatientDemographics
-from portal.access import Role, access_patient, via_break_glass
+from portal.access import CLINICAL_ROLES, Role, access_patient, via_break_glass
 from portal.crypto.selectors import preload_keys
 
 POOL_PAGE_SIZE = 200
@@ -54,6 +55,7 @@ class ThreadRow:
     assigned_to: str
     awaiting_staff_since: datetime | None
     can_reply: bool
+    overdue: bool
 
 
 @dataclass(frozen=True)
@@ -308,6 +310,29 @@ def pool_page(*, actor, status: str = Status.OPEN, context: AuditContext | None 
     )
 
 
+@dataclass(frozen=True)
+class AbsencePage:
+    current: Absence | None
+    colleagues: list[Assignee]
+
+
+def absence_page(*, actor) -> AbsencePage:
+    """The actor's own absence and who may stand in (colleagues of the same pool; no PHI)."""
+    current = (
+        Absence.objects.filter(user=actor.pk, ends_at__gt=timezone.now())
+        .select_related("delegate")
+        .order_by("starts_at")
+        .first()
+    )
+    roles = CLINICAL_ROLES if actor.role in CLINICAL_ROLES else {actor.role}
+    users = (
+        User.objects.filter(role__in=roles, is_active=True)
+        .exclude(pk=actor.pk)
+        .order_by("display_name", "username")
+    )
+    return AbsencePage(current, [Assignee(u.pk, u.get_full_name()) for u in users])
+
+
 def can_reply(thread: Thread) -> bool:
     """Open and not idle: otherwise the patient starts a new message instead."""
     idle = timezone.now() - timedelta(days=settings.MESSAGING_IDLE_DAYS)
@@ -349,6 +374,7 @@ def _rows(actor, threads: QuerySet[Thread], limit: int | None = None) -> list[Th
             assigned_to=t.assigned_to.get_full_name() if t.assigned_to else "",
             awaiting_staff_since=t.awaiting_staff_since,
             can_reply=can_reply(t),
+            overdue=t.escalated_at is not None,
         )
         for t in loaded
     ]

@@ -21,9 +21,11 @@ from audit.actions import Action, Outcome, Severity
 from audit.context import AuditContext
 from audit.services import record
 from messaging import files as attachments
+from messaging.escalation import absences_apply, away_now, may_hold
 from messaging.models import (
     CLINICAL_TOPICS,
     TOPIC_POOL,
+    Absence,
     Attachment,
     Message,
     Note,
@@ -37,7 +39,6 @@ from messaging.models import (
 from messaging.scope import MESSAGING_STAFF_ROLES, thread_for
 from messaging.selectors import can_reply
 from messaging.tasks import notify_patient_later
-from patients.models import CareTeam
 from portal.access import CLINICAL_ROLES, Role, access_patient, via_break_glass
 
 
@@ -101,9 +102,11 @@ def message_reply(
         if from_patient:
             thread.awaiting_staff_since = thread.awaiting_staff_since or now
         else:
-            thread.awaiting_staff_since = None
+            thread.awaiting_staff_since = thread.escalated_at = None
             thread.assigned_to = thread.assigned_to or actor  # answering is claiming
-        thread.save(update_fields=["last_message_at", "awaiting_staff_since", "assigned_to"])
+        thread.save(
+            update_fields=["last_message_at", "awaiting_staff_since", "escalated_at", "assigned_to"]
+        )
         _recorded_send(actor, thread, message, context)
         if not from_patient:
             notify_patient_later(patient_id=thread.patient_id)
@@ -159,8 +162,10 @@ def thread_reassign(
         thread = thread_for(actor=actor, thread_id=thread_id, lock=True)
         if to_user_id is not None:
             person = User.objects.filter(pk=to_user_id, is_active=True).first()
-            if person is None or not _may_hold(person, thread):
+            if person is None or not may_hold(person, thread):
                 raise ValidationError("That person cannot take this conversation.")
+            if away_now(person.pk) is not None:
+                raise ValidationError("That person is away; give it to someone else or the pool.")
             thread.assigned_to = person
             _record(
                 Action.MESSAGE_ASSIGN,
@@ -211,22 +216,61 @@ def notification_preference_set(
         )
 
 
+def absence_set(
+    *,
+    actor: User,
+    starts_at: datetime,
+    ends_at: datetime,
+    delegate_id: uuid.UUID | None = None,
+    context: AuditContext | None = None,
+) -> Absence:
+    """The actor will be away: their threads go to the delegate (or the pool) meanwhile.
+
+    The delegate works in the same pool (a clinician for a clinician, the same role
+    otherwise); a thread the delegate could not open goes back to the pool.
+    """
+    _require_staff(actor)
+    delegate = None
+    if delegate_id is not None:
+        delegate = User.objects.filter(pk=delegate_id, is_active=True).first()
+        same_pool = delegate is not None and (
+            delegate.role == actor.role or {delegate.role, actor.role} <= set(CLINICAL_ROLES)
+        )
+        if delegate is None or delegate.pk == actor.pk or not same_pool:
+            raise ValidationError("Choose a colleague from your own pool.")
+    if ends_at <= starts_at:
+        raise ValidationError("The absence must end after it starts.")
+    with transaction.atomic():
+        Absence.objects.filter(user=actor, ends_at__gt=timezone.now()).delete()
+        absence = Absence.objects.create(
+            user=actor, delegate=delegate, starts_at=starts_at, ends_at=ends_at
+        )
+        record(
+            action=Action.MESSAGE_ABSENCE,
+            actor=actor,
+            context=context,
+            object_type="delegate" if delegate else "pool",
+            object_id=delegate.pk if delegate else "",
+        )
+    absences_apply()
+    return absence
+
+
+def absence_end(*, actor: User, context: AuditContext | None = None) -> None:
+    """Back now: ends the actor's current and future absences (threads stay where they went)."""
+    with transaction.atomic():
+        now = timezone.now()
+        Absence.objects.filter(user=actor, starts_at__gt=now).delete()
+        Absence.objects.filter(user=actor, ends_at__gt=now).update(ends_at=now)
+        record(action=Action.MESSAGE_ABSENCE, actor=actor, context=context, object_type="ended")
+
+
 # --- Helpers ----------------------------------------------------------------------------
 
 
 def _require_staff(actor: User) -> None:
     if actor.role not in MESSAGING_STAFF_ROLES:
         raise PermissionDenied
-
-
-def _may_hold(person: User, thread: Thread) -> bool:
-    if thread.pool == Pool.CLINICAL:
-        return (
-            person.role in CLINICAL_ROLES
-            and CareTeam.objects.filter(patients=thread.patient_id, members=person).exists()
-        )
-    wanted = Role.FRONT_DESK if thread.pool == Pool.FRONT_DESK else Role.BILLING
-    return person.role == wanted
 
 
 def _sanitised(

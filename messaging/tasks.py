@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from procrastinate.contrib.django import app
 
 from accounts.models import User
+from messaging import escalation
 from messaging.models import NotificationPreference
 
 logger = logging.getLogger(__name__)
@@ -56,3 +57,14 @@ def sms_notice(user: User) -> None:
     """The SMS hook: "console" logs that a text would go out (the user's id only)."""
     if settings.MESSAGING_SMS_BACKEND == "console":
         logger.info("SMS to user %s: %s", user.pk, NOTICE_SUBJECT)
+
+
+@app.periodic(cron="*/15 * * * *")
+@app.task(name="messaging.escalate_and_delegate", queue="mail", pass_context=False)
+def escalate_and_delegate(timestamp: int) -> None:
+    """Every 15 minutes: move the threads of staff who are away, then flag overdue threads."""
+    try:
+        escalation.absences_apply()
+        escalation.threads_escalate()
+    finally:
+        connection.close()

@@ -8,6 +8,7 @@ app_name = "staff_messages"
 
 urlpatterns = [
     path("", views.pool, name="pool"),
+    path("away/", views.away, name="away"),
     path("<uuid:thread_id>/", views.thread_staff, name="thread"),
     path("<uuid:thread_id>/reply/", views.reply_staff, name="reply"),
     path("<uuid:thread_id>/note/", views.note, name="note"),

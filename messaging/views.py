@@ -19,7 +19,14 @@ from accounts.models import User
 from audit.context import audit_context
 from messaging import selectors, services
 from messaging.files import AttachmentRefused
-from messaging.forms import ComposeForm, NoteForm, PreferenceForm, ReassignForm, ReplyForm
+from messaging.forms import (
+    AbsenceForm,
+    ComposeForm,
+    NoteForm,
+    PreferenceForm,
+    ReassignForm,
+    ReplyForm,
+)
 from messaging.models import Pool
 from messaging.scope import MESSAGING_STAFF_ROLES
 from portal.access import Role, roles
@@ -217,6 +224,34 @@ def pool(request: SignedInRequest) -> HttpResponse:
         actor=request.user, status=request.GET.get("status", "open"), context=audit_context(request)
     )
     return render(request, "messaging/pool.html", {"page": page})
+
+
+@roles(*MESSAGING_STAFF_ROLES)
+@require_http_methods(["GET", "HEAD", "POST"])
+def away(request: SignedInRequest) -> HttpResponse:
+    """Out of office: when, and who takes the conversations meanwhile."""
+    page = selectors.absence_page(actor=request.user)
+    colleagues = [(str(c.id), c.name) for c in page.colleagues]
+    form = AbsenceForm(_posted(request)[0], colleagues=colleagues)
+    if request.method == "POST" and "end" in request.POST:
+        services.absence_end(actor=request.user, context=audit_context(request))
+        messages.success(request, "Welcome back.")
+        return redirect("staff_messages:away")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.absence_set(
+                actor=request.user,
+                starts_at=form.cleaned_data["starts_at"],
+                ends_at=form.cleaned_data["ends_at"],
+                delegate_id=form.cleaned_data["delegate"],
+                context=audit_context(request),
+            )
+        except ValidationError as error:
+            form.add_error("delegate", error)
+        else:
+            messages.success(request, "Your absence is set.")
+            return redirect("staff_messages:away")
+    return render(request, "messaging/away.html", {"page": page, "form": form})
 
 
 # --- Helpers --------------------------------------------------------------------------------

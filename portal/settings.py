@@ -259,6 +259,18 @@ MESSAGING_SMS_BACKEND = env(
     "MESSAGING_SMS_BACKEND", "console" if PORTAL_ENV != "production" else ""
 )
 
+# Response-time escalation: a thread whose patient has waited this many working hours
+# for a staff reply is flagged in its pool, and the pool's lead is told (no PHI).
+MESSAGING_RESPONSE_HOURS = envint("MESSAGING_RESPONSE_HOURS", 16)
+MESSAGING_CLINIC_TIME_ZONE = env("MESSAGING_CLINIC_TIME_ZONE", env("PORTAL_TIME_ZONE", "UTC"))
+# Working hours ("08:00-17:00"), working days (ISO weekdays, Monday 1) and holidays
+# (comma-separated dates) in the clinic's time zone.
+MESSAGING_WORKING_HOURS = env("MESSAGING_WORKING_HOURS", "08:00-17:00")
+MESSAGING_WORKING_DAYS = env("MESSAGING_WORKING_DAYS", "1,2,3,4,5")
+MESSAGING_HOLIDAYS = env("MESSAGING_HOLIDAYS")
+# Who is told of overdue threads, per pool: "clinical=lead@clinic.example,billing=...".
+MESSAGING_POOL_LEADS = env("MESSAGING_POOL_LEADS")
+
 # Uploads stream to temporary files (never held in memory), and a request whose
 # files pass the messaging total is cut off while it streams (messaging/uploads.py).
 FILE_UPLOAD_HANDLERS = ["messaging.uploads.CappedUploadHandler"]
