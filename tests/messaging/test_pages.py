@@ -253,3 +253,35 @@ def test_it_never_stores_the_canary_in_clear(ward, alice, carol):
             dump = repr(cursor.fetchall())
             assert "CANARY" not in dump, table
             assert "rash" not in dump, table
+
+
+def test_it_puts_threads_and_messages_in_the_record_download_as_fhir_communications(
+    client, ward, alice, carol
+):
+    import json
+
+    from fhir.resources.R4B.communication import Communication
+
+    from messaging import services
+
+    thread = start(alice, subject="Rash question")
+    services.note_add(actor=carol, thread_id=thread.pk, body="INTERNAL-NOTE-42")
+    reply = services.message_reply(actor=carol, thread_id=thread.pk, body="Come in on Monday")
+    sign_in_fully(client, alice)
+    response = client.get("/patient/records/download/health-record.json")
+    bundle = json.loads(
+        b"".join(response.streaming_content) if response.streaming else response.content
+    )
+    resources = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Communication"
+    ]
+    assert [r["id"] for r in resources[:1]] == [str(thread.pk)]
+    for resource in resources:
+        Communication.model_validate(resource)
+    by_id = {r["id"]: r for r in resources}
+    answer = by_id[str(reply.pk)]
+    assert answer["partOf"] == [{"reference": f"Communication/{thread.pk}"}]
+    assert answer["payload"] == [{"contentString": "Come in on Monday"}]
+    assert answer["inResponseTo"][0]["reference"].startswith("Communication/")
+    assert resources[0]["topic"] == {"text": "Rash question"}
+    assert "INTERNAL-NOTE-42" not in json.dumps(bundle)
