@@ -63,3 +63,15 @@ def test_it_refuses_to_run_in_production(settings, tmp_path):
     with pytest.raises(CommandError, match="production"):
         load(tmp_path)
     assert not User.objects.exists()
+
+
+def test_it_leaves_demo_conversations_in_both_directions_once(tmp_path):
+    from messaging.models import Attachment, Message, Thread
+
+    load(tmp_path)
+    load(tmp_path)
+
+    alice = User.objects.get(username="alice")
+    assert Thread.objects.filter(patient=alice.patient).count() == 2
+    assert set(Message.objects.values_list("from_patient", flat=True)) == {True, False}
+    assert Attachment.objects.count() == 1
