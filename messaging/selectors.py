@@ -13,11 +13,12 @@ in the same transaction as its audit event.
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -40,6 +41,7 @@ from portal.access import CLINICAL_ROLES, Role, access_patient, via_break_glass
 from portal.crypto.selectors import preload_keys
 
 POOL_PAGE_SIZE = 200
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # "read at" of a thread never opened
 
 
 @dataclass(frozen=True)
@@ -343,11 +345,26 @@ def can_reply(thread: Thread) -> bool:
 
 
 def _with_unread(actor, threads: QuerySet[Thread]) -> QuerySet[Thread]:
-    receipt = ReadReceipt.objects.filter(thread=OuterRef("pk"), user=actor.pk).values("read_at")[:1]
-    others = Q(messages__from_patient=actor.role != Role.PATIENT)
-    newer = Q(read_at__isnull=True) | Q(messages__created_at__gt=F("read_at"))
-    return threads.annotate(read_at=Subquery(receipt)).annotate(
-        unread=Count("messages", filter=others & newer)
+    """Each thread with ``unread``: messages from the other side since the actor's receipt.
+
+    Correlated subqueries rather than a join and GROUP BY, so that under ORDER BY and
+    LIMIT PostgreSQL counts only the rows a page shows (a pool holds thousands).
+    """
+    receipt = ReadReceipt.objects.filter(thread=OuterRef("pk"), user=actor.pk).values("read_at")
+    unread = (
+        Message.objects.filter(
+            thread=OuterRef("pk"),
+            from_patient=actor.role != Role.PATIENT,
+            created_at__gt=OuterRef("read_at"),
+        )
+        .order_by()
+        .values("thread")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return threads.annotate(
+        read_at=Coalesce(Subquery(receipt[:1]), Value(NEVER)),
+        unread=Coalesce(Subquery(unread), Value(0)),
     )
 
 
