@@ -285,3 +285,27 @@ def test_it_puts_threads_and_messages_in_the_record_download_as_fhir_communicati
     assert answer["inResponseTo"][0]["reference"].startswith("Communication/")
     assert resources[0]["topic"] == {"text": "Rash question"}
     assert "INTERNAL-NOTE-42" not in json.dumps(bundle)
+
+
+def test_it_keeps_the_canary_out_of_every_log_line(client, ward, alice, carol, caplog, settings):
+    import logging
+
+    from messaging import escalation, services
+    from messaging.tasks import _send as send_message_notice
+
+    settings.MESSAGING_RESPONSE_HOURS = 0
+    caplog.set_level(logging.DEBUG)
+    sign_in_fully(client, alice)
+    client.post(INBOX + "new/", {"topic": Topic.MEDICAL, "subject": CANARY, "body": CANARY})
+    thread = Thread.objects.get()
+    client.get(thread_url(thread))
+    client.get(INBOX, {"q": "CANARY"})
+    services.message_reply(actor=carol, thread_id=thread.pk, body=CANARY)
+    services.note_add(actor=carol, thread_id=thread.pk, body=CANARY)
+    send_message_notice(str(alice.patient_id))
+    client.post(thread_url(thread) + "reply/", {"body": CANARY})
+    escalation.threads_escalate()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert caplog.records
+    assert "CANARY" not in logged
+    assert all("CANARY" not in m.subject + m.body for m in mail.outbox)
