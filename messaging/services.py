@@ -39,7 +39,13 @@ from messaging.models import (
 from messaging.scope import MESSAGING_STAFF_ROLES, thread_for
 from messaging.selectors import can_reply
 from messaging.tasks import notify_patient_later
+from patients.models import CareTeam
 from portal.access import CLINICAL_ROLES, Role, access_patient, via_break_glass
+
+NO_CARE_TEAM = (
+    "Your clinic has not assigned you a care team yet, so a medical question would reach "
+    'nobody. Please choose "Something else": the front desk will pass it on.'
+)
 
 
 class ThreadClosed(Exception):
@@ -59,6 +65,9 @@ def thread_start(
     if actor.role != Role.PATIENT or actor.patient_id is None:
         raise PermissionDenied("Only patients start threads.")
     patient = access_patient(actor=actor, patient_id=actor.patient_id)
+    if Topic(topic) in CLINICAL_TOPICS and not CareTeam.objects.filter(patients=patient).exists():
+        # Nobody could read it: the clinical pool is the patient's care teams.
+        raise ValidationError(NO_CARE_TEAM)
     clean = _sanitised(actor, patient.pk, files, context)
     now = timezone.now()
     with transaction.atomic():

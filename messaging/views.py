@@ -102,6 +102,8 @@ def compose(request: SignedInRequest) -> HttpResponse:
             )
         except AttachmentRefused as refused:
             form.add_error("attachments", str(refused))
+        except ValidationError as error:
+            form.add_error("topic", error)
         else:
             messages.success(request, "Your message was sent.")
             return redirect("my_messages:thread", thread_id=thread.pk)

@@ -411,6 +411,8 @@ LOGGING = {
         "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "axes": {"level": "WARNING"},
         "procrastinate.blueprints": {"level": "WARNING"},
+        # Says at every start-up, in every command, that the periodic messaging job exists.
+        "procrastinate.periodic": {"level": "WARNING"},
         # httpx logs every request URL at INFO; FHIR queries name the patient.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

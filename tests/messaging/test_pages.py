@@ -80,7 +80,7 @@ def test_it_lists_threads_newest_first_with_unread_counts(client, ward, alice, c
 def test_it_searches_only_the_patients_own_messages(client, ward, alice, mallory):
     start(alice, subject="Elbow", body="It itches at night")
     start(alice, subject="Knee", body="Hurts when running")
-    start(mallory, subject="Itches too", body="itches")
+    start(mallory, topic=Topic.OTHER, subject="Itches too", body="itches")
     sign_in_fully(client, alice)
     page = client.get(INBOX, {"q": "ITCHES"}).context["page"]
     assert [t.subject for t in page.threads] == ["Elbow"]
@@ -94,7 +94,7 @@ def test_it_lists_sent_messages(client, ward, alice):
 
 
 def test_it_answers_404_for_another_patients_thread_on_every_route(client, ward, alice, mallory):
-    theirs = start(mallory, subject="Mine")
+    theirs = start(mallory, topic=Topic.OTHER, subject="Mine")
     sign_in_fully(client, alice)
     assert client.get(thread_url(theirs)).status_code == 404
     assert client.post(thread_url(theirs) + "reply/", {"body": "hi"}).status_code == 404
@@ -309,3 +309,16 @@ def test_it_keeps_the_canary_out_of_every_log_line(client, ward, alice, carol, c
     assert caplog.records
     assert "CANARY" not in logged
     assert all("CANARY" not in m.subject + m.body for m in mail.outbox)
+
+
+def test_it_refuses_a_medical_question_nobody_could_read(client, mallory):
+    sign_in_fully(client, mallory)  # mallory has no care team
+    response = client.post(
+        INBOX + "new/", {"topic": Topic.MEDICAL, "subject": "Help", "body": "Kept text"}
+    )
+    assert response.status_code == 200
+    assert "care team" in str(response.context["form"].errors["topic"])
+    assert response.context["form"]["body"].value() == "Kept text"
+    assert not Thread.objects.exists()
+    other = client.post(INBOX + "new/", {"topic": Topic.OTHER, "subject": "Help", "body": "Hi"})
+    assert other.status_code == 302
