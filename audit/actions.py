@@ -51,6 +51,17 @@ class Action(models.TextChoices):
     PROXY_REVOKED = "proxy.revoked", "Proxy access revoked"
     PROXY_NARROWED = "proxy.narrowed", "Proxy access narrowed (the minor's age)"
     PROXY_ENDED = "proxy.ended", "Proxy access ended (its date, or the minor came of age)"
+    MESSAGE_LIST = "message.list", "Message threads listed"
+    MESSAGE_READ = "message.read", "Message thread read"
+    MESSAGE_SEND = "message.send", "Message sent"
+    MESSAGE_NOTE = "message.note", "Internal note added to a thread"
+    MESSAGE_ASSIGN = "message.assign", "Message thread claimed or reassigned"
+    MESSAGE_CLOSE = "message.close", "Message thread closed"
+    MESSAGE_ESCALATE = "message.escalate", "Message thread overdue, flagged to its pool's lead"
+    MESSAGE_ABSENCE = "message.absence", "Out-of-office set or ended"
+    MESSAGE_ATTACHMENT_DOWNLOAD = "message.attachment_download", "Message attachment downloaded"
+    MESSAGE_ATTACHMENT_REFUSED = "message.attachment_refused", "Message attachment refused"
+    MESSAGE_PREFERENCE = "message.preference", "Message notification preference changed"
 
 
 class Outcome(models.TextChoices):

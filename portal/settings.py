@@ -261,8 +261,48 @@ FHIR_REFRESH_INTERVAL = envint("FHIR_REFRESH_INTERVAL", 5 * 60)
 # PDF; without it the PDF falls back to a core font in Windows-1252 (records/pdf.py).
 PORTAL_PDF_FONT_DIR = env("PORTAL_PDF_FONT_DIR", "/usr/share/fonts/truetype/dejavu")
 
+# --- Secure messaging (messaging/) -----------------------------------------------
+# A thread with no message for this many days offers "start a new message", not reply.
+MESSAGING_IDLE_DAYS = envint("MESSAGING_IDLE_DAYS", 45)
+MESSAGING_SUBJECT_MAX = 100
+MESSAGING_BODY_MAX = 10_000
+MESSAGING_MAX_FILES = envint("MESSAGING_MAX_FILES", 4)
+MESSAGING_MAX_FILE_BYTES = envint("MESSAGING_MAX_FILE_BYTES", 6 * 1024 * 1024)
+MESSAGING_MAX_TOTAL_BYTES = envint("MESSAGING_MAX_TOTAL_BYTES", 10 * 1024 * 1024)
+# Images with more pixels are refused before they are decoded (decompression bombs).
+MESSAGING_IMAGE_MAX_PIXELS = envint("MESSAGING_IMAGE_MAX_PIXELS", 40_000_000)
+# clamd's unix socket: set, every attachment is scanned before it is stored (fail closed).
+CLAMD_SOCKET = env("CLAMD_SOCKET")
+CLAMD_TIMEOUT = envint("CLAMD_TIMEOUT", 30)
+# "console": the SMS hook logs that a text would be sent (user id only); "" sends none.
+MESSAGING_SMS_BACKEND = env(
+    "MESSAGING_SMS_BACKEND", "console" if PORTAL_ENV != "production" else ""
+)
+
+# Response-time escalation: a thread whose patient has waited this many working hours
+# for a staff reply is flagged in its pool, and the pool's lead is told (no PHI).
+MESSAGING_RESPONSE_HOURS = envint("MESSAGING_RESPONSE_HOURS", 16)
+MESSAGING_CLINIC_TIME_ZONE = env("MESSAGING_CLINIC_TIME_ZONE", env("PORTAL_TIME_ZONE", "UTC"))
+# Working hours ("08:00-17:00"), working days (ISO weekdays, Monday 1) and holidays
+# (comma-separated dates) in the clinic's time zone.
+MESSAGING_WORKING_HOURS = env("MESSAGING_WORKING_HOURS", "08:00-17:00")
+MESSAGING_WORKING_DAYS = env("MESSAGING_WORKING_DAYS", "1,2,3,4,5")
+MESSAGING_HOLIDAYS = env("MESSAGING_HOLIDAYS")
+# Who is told of overdue threads, per pool: "clinical=lead@clinic.example,billing=...".
+MESSAGING_POOL_LEADS = env("MESSAGING_POOL_LEADS")
+
+# Uploads stream to temporary files (never held in memory), and a request whose
+# files pass the messaging total is cut off while it streams (messaging/uploads.py).
+FILE_UPLOAD_HANDLERS = ["messaging.uploads.CappedUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+
 # --- Background jobs (procrastinate, in PostgreSQL) -----------------------------
-PROCRASTINATE_IMPORT_PATHS = ["records.tasks", "accounts.tasks", "invitations.tasks"]
+PROCRASTINATE_IMPORT_PATHS = [
+    "records.tasks",
+    "accounts.tasks",
+    "invitations.tasks",
+    "messaging.tasks",
+]
 
 # --- Second factor ---------------------------------------------------------
 OTP_TOTP_ISSUER = "Carebridge"
@@ -396,7 +436,7 @@ LOGGING = {
         "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "axes": {"level": "WARNING"},
         "procrastinate.blueprints": {"level": "WARNING"},
-        # Says at every start-up which periodic tasks it registered.
+        # Says at every start-up, in every command, which periodic tasks it registered.
         "procrastinate.periodic": {"level": "WARNING"},
         # httpx logs every request URL at INFO; FHIR queries name the patient.
         "httpx": {"level": "WARNING"},

@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from messaging import selectors as message_selectors
 from portal.access import (
     ALL_ROLES,
     PATIENT_SIDE_ROLES,
@@ -32,6 +33,7 @@ def patient_home(request: SignedInRequest) -> HttpResponse:
     context = {
         "record_id": current_patient_id(request),
         "acts_for_others": active_proxy_grants(request.user).exists(),
+        "unread_messages": message_selectors.unread_count(actor=request.user),
     }
     return render(request, "portal/patient_home.html", context)
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 
 from django.db.models import Count
 from django.http import Http404
@@ -20,6 +21,7 @@ from django.http import Http404
 from audit.actions import Action, Outcome, Severity
 from audit.context import AuditContext
 from audit.services import record
+from messaging.fhir import communication_resources
 from patients.models import BreakGlassGrant, CareTeam, Patient, PatientDemographics, ProxyGrant
 from portal.access import (
     PATIENT_SIDE_ROLES,
@@ -378,11 +380,17 @@ def full_record(*, actor, patient_id: uuid.UUID, context: AuditContext | None = 
 def bundle_resources(
     *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
 ) -> Iterator[tuple[str, str, object]]:
-    """(type, id, resource as sent) of every stored resource, in a stable order; records
-    the Bundle download. The check and the event happen at the call, not at iteration."""
+    """(type, id, resource as sent) of every stored resource, in a stable order, then the
+    patient's messages as Communications (messaging.fhir); records the Bundle download.
+    The check and the event happen at the call, not at iteration."""
     patient = access_patient(actor=actor, patient_id=patient_id)
     _downloaded(actor, patient, "bundle", context)
-    return _bundle_rows(patient, proxy=proxy_grant(actor=actor, patient_id=patient.pk) is not None)
+    proxy = proxy_grant(actor=actor, patient_id=patient.pk) is not None
+    # Messages go in the patient's own download only: a proxy's is the record alone.
+    return chain(
+        _bundle_rows(patient, proxy=proxy),
+        () if proxy else communication_resources(actor=actor, patient_id=patient.pk),
+    )
 
 
 # --- Helpers: below the access check, never called with an unchecked patient ------------

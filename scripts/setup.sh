@@ -13,7 +13,7 @@ dev=false
 
 deps=(--python --fonts --nginx)
 [[ -n ${DATABASE_URL:-} ]] || deps+=(--postgres)
-$dev && deps+=(--chromium --node)
+$dev && deps+=(--chromium --node --clamav)
 scripts/system-deps.sh "${deps[@]}"
 
 # .venv, reinstalled only when the requirements change; one stamp per requirements file.

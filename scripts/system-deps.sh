@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Carebridge needs, only when they are missing.
 #
-#   scripts/system-deps.sh [--make] [--python] [--postgres] [--nginx] [--chromium] [--node] [--fonts]
+#   scripts/system-deps.sh [--make] [--python] [--postgres] [--nginx] [--chromium] [--node] [--fonts] [--clamav]
 #
 # Not root: uses sudo when there is one, otherwise prints what to install and exits 1.
 set -euo pipefail
@@ -31,6 +31,9 @@ for flag in "$@"; do
         --node) command -v npm >/dev/null 2>&1 || packages+=(npm) ;;
         # The PDF download's font (records/pdf.py).
         --fonts) [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || packages+=(fonts-dejavu-core) ;;
+        # The attachment virus scan (messaging/files.py, CLAMD_SOCKET): the tests start their
+        # own clamd with a signature database made by sigtool (freshclam needs the network).
+        --clamav) { command -v clamd >/dev/null 2>&1 || [[ -x /usr/sbin/clamd ]]; } && command -v sigtool >/dev/null 2>&1 || packages+=(clamav-daemon clamav) ;;
         *)
             echo "system-deps.sh: unknown flag $flag" >&2
             exit 2

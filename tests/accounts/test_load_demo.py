@@ -100,3 +100,15 @@ def test_the_demo_guardian_acts_for_the_demo_child_and_is_in_the_file(tmp_path):
     assert list(clinical_patients(greta)) == [Patient.objects.get(fhir_id=demo_data.LEO)]
     saved = {a.get("username"): a for a in json.loads((tmp_path / "accounts.json").read_text())}
     assert saved["greta"]["role"] == "proxy"
+
+
+def test_it_leaves_demo_conversations_in_both_directions_once(tmp_path):
+    from messaging.models import Attachment, Message, Thread
+
+    load(tmp_path)
+    load(tmp_path)
+
+    alice = User.objects.get(username="alice")
+    assert Thread.objects.filter(patient=alice.patient).count() == 2
+    assert set(Message.objects.values_list("from_patient", flat=True)) == {True, False}
+    assert Attachment.objects.count() == 1

@@ -116,6 +116,47 @@ def clinician_record_page(portal, cast):
     assert portal.at(path), portal.page.url
 
 
+def _ward_with_a_thread(cast):
+    from messaging import services
+    from messaging.models import Topic
+
+    alice, carol = cast["alice"], cast["carol"]
+    team = CareTeam.objects.create(name="Messaging ward")
+    team.members.add(carol)
+    team.patients.add(alice.patient)
+    thread = services.thread_start(
+        actor=alice, topic=Topic.MEDICAL, subject="A question", body="Is this normal?"
+    )
+    services.message_reply(actor=carol, thread_id=thread.pk, body="Yes, it is.")
+    return thread
+
+
+def messages_compose_page(portal, cast):
+    portal.sign_in_fully(cast["alice"])
+    portal.goto("/patient/messages/new/")
+    portal.page.get_by_role("button", name="Send").click()  # with its errors shown
+    expect(portal.page.get_by_text("This field is required.").first).to_be_visible()
+
+
+def messages_inbox_page(portal, cast):
+    _ward_with_a_thread(cast)
+    portal.sign_in_fully(cast["alice"])
+    portal.goto("/patient/messages/")
+
+
+def messages_thread_page(portal, cast):
+    thread = _ward_with_a_thread(cast)
+    portal.sign_in_fully(cast["alice"])
+    portal.goto(f"/patient/messages/{thread.pk}/")
+
+
+def messages_staff_thread_page(portal, cast):
+    thread = _ward_with_a_thread(cast)
+    portal.sign_in_fully(cast["carol"])
+    portal.goto("/staff/messages/")
+    portal.goto(f"/staff/messages/{thread.pk}/")
+
+
 PAGES = [
     sign_in_page,
     sign_in_page_with_an_error,
@@ -126,6 +167,10 @@ PAGES = [
     reauth_page,
     *RECORD_PAGES,
     clinician_record_page,
+    messages_compose_page,
+    messages_inbox_page,
+    messages_thread_page,
+    messages_staff_thread_page,
 ]
 
 

@@ -14,17 +14,20 @@ from accounts to records and the demo EHR.
 """
 
 import base64
+import io
 import json
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from PIL import Image
 
 from accounts import services
 from accounts.models import User
@@ -35,6 +38,8 @@ from invitations import ehr as invitation_ehr
 from invitations import services as invitation_services
 from invitations.models import Invitation
 from invitations.selectors import age_on
+from messaging import services as message_services
+from messaging.models import Thread, Topic
 from patients.models import CareTeam, PatientDemographics, ProxyGrant
 from portal.access import EMAIL_OTP_ROLES, Role
 from portal.crypto.scope import key_scope
@@ -97,6 +102,7 @@ class Command(BaseCommand):
                 self._ensure_user(username, role, display_name, creds)
             self._link_demo_patients()
             self._grant_demo_guardian()
+            self._demo_messages()
             invited = self._invite_demo_patient(
                 next((a for a in known.values() if a.get("role") == "patient (invited)"), None)
             )
@@ -208,3 +214,30 @@ class Command(BaseCommand):
         team, _ = CareTeam.objects.get_or_create(name=name)
         team.members.add(*User.objects.filter(username__in=members))
         team.patients.add(*(User.objects.get(username=u).patient for u in patients))
+
+    def _demo_messages(self) -> None:
+        """Two conversations of alice's, once: a medical one with a photo, answered by Dr Chen,
+        and a billing question still waiting."""
+        alice, carol = User.objects.get(username="alice"), User.objects.get(username="carol")
+        if Thread.objects.filter(patient_id=alice.patient_id).exists():
+            return
+        photo = io.BytesIO()
+        Image.new("RGB", (320, 240), (214, 160, 150)).save(photo, "JPEG")
+        thread = message_services.thread_start(
+            actor=alice,
+            topic=Topic.MEDICAL,
+            subject="Rash after the new cream",
+            body="Since I started the new cream my forearm is red and itchy. Photo attached.",
+            files=[SimpleUploadedFile("forearm.jpg", photo.getvalue(), "image/jpeg")],
+        )
+        message_services.message_reply(
+            actor=carol,
+            thread_id=thread.pk,
+            body="Please stop the cream for now. If the rash spreads, book a visit this week.",
+        )
+        message_services.thread_start(
+            actor=alice,
+            topic=Topic.BILLING,
+            subject="Two charges for one visit",
+            body="My statement shows the March visit twice. Could you check?",
+        )
