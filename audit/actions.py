@@ -38,6 +38,12 @@ class Action(models.TextChoices):
     RECORDS_SYNC_REQUEST = "records.sync_request", "Sync with the EHR requested"
     RECORDS_REMOVED = "records.removed", "Resource deleted on the EHR removed from the portal"
     RECORD_DOWNLOAD = "record.download", "Record downloaded"
+    APPOINTMENT_SEARCH = "appointment.search", "Open appointment slots searched"
+    APPOINTMENT_BOOK = "appointment.book", "Appointment booked"
+    APPOINTMENT_CANCEL = "appointment.cancel", "Appointment cancelled"
+    APPOINTMENT_RESCHEDULE = "appointment.reschedule", "Appointment moved to another time"
+    APPOINTMENT_STATUS = "appointment.status", "Appointment marked arrived or no-show"
+    SCHEDULE_VIEW = "appointment.schedule_view", "Schedule listing the patient viewed"
 
 
 class Outcome(models.TextChoices):
