@@ -9,6 +9,7 @@ writer that skipped the lock. A refused booking writes nothing.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -147,7 +148,9 @@ def appointment_mark(
 # --- Below the access check -------------------------------------------------------------
 
 
-def _with_alternatives(choice: SlotChoice, actor: Actor, book):  # type: ignore[no-untyped-def]
+def _with_alternatives(
+    choice: SlotChoice, actor: Actor, book: Callable[[], Appointment]
+) -> Appointment:
     try:
         return book()
     except SlotTaken as taken:
