@@ -15,7 +15,17 @@ ADMIN_MANAGED_APPS = frozenset({"accounts", "otp_totp", "otp_static", "otp_email
 # Models of the patients app that administrators manage, as they did while
 # these lived in accounts: care teams (break-glass grants have no admin page).
 # Never the patient or their demographics: that is PHI.
-ADMIN_MANAGED_MODELS = frozenset({"patients.careteam", "patients.breakglassgrant"})
+ADMIN_MANAGED_MODELS = frozenset(
+    {
+        "patients.careteam",
+        "patients.breakglassgrant",
+        # The clinic's scheduling set-up; never appointments (the visit reason is PHI).
+        "appointments.location",
+        "appointments.visittype",
+        "appointments.weeklytemplate",
+        "appointments.scheduleexception",
+    }
+)
 # Models of other apps that administrators may only look at: the EHR sync's
 # refusals and progress (ids and reason codes, no clinical content).
 ADMIN_VIEW_ONLY_PERMS = frozenset({"records.view_quarantine", "records.view_syncstate"})

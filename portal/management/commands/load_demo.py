@@ -7,7 +7,9 @@ stay valid.
 The demo patients are linked to their records on the demo EHR (ehr/demo_data.py
 seeds it with the same ids), with demographics taken from those Patient
 resources, and put on one care team with Dr Chen and Nurse Park, so that
-signing in shows real-looking records without any manual step.
+signing in shows real-looking records without any manual step. The demo clinicians
+get weekly hours at a demo clinic (appointments/demo.py), so there are open slots
+for the next 90 days, and alice a booked follow-up.
 
 It lives in the shell (portal), not in accounts: it seeds every app at once,
 from accounts to records and the demo EHR.
@@ -26,6 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import User
+from appointments.demo import demo_schedule_load
 from ehr import demo_data
 from patients.models import CareTeam, PatientDemographics
 from portal.access import EMAIL_OTP_ROLES, Role
@@ -83,6 +86,7 @@ class Command(BaseCommand):
             for (username, role, display_name), creds in zip(DEMO_USERS, accounts, strict=True):
                 self._ensure_user(username, role, display_name, creds)
             self._link_demo_patients()
+            demo_schedule_load()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(json.dumps(accounts, indent=2) + "\n")
