@@ -6,6 +6,7 @@ made only for a demo patient who has none upcoming.
 """
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.utils import timezone
@@ -22,7 +23,7 @@ VISIT_TYPES = [
     ("Video check-in", 15, VisitType.Mode.VIDEO, VisitType.SelfBook.ANY, 0),
 ]
 # Clinician → (weekdays, start, end) per visit type name.
-HOURS = {
+HOURS: dict[str, list[tuple[str, Iterable[int], dt.time, dt.time]]] = {
     "carol": [
         ("Follow-up visit", range(5), dt.time(9), dt.time(12)),
         ("New patient visit", [0, 2], dt.time(13), dt.time(16)),
@@ -69,6 +70,8 @@ def demo_schedule_load() -> None:
     now = timezone.now()
     for username, (clinician_name, kind, reason) in BOOKINGS.items():
         patient = User.objects.get(username=username)
+        if patient.patient_id is None:
+            continue
         if Appointment.objects.filter(
             patient_id=patient.patient_id, starts_at__gt=now, status=Appointment.Status.BOOKED
         ).exists():
@@ -85,7 +88,7 @@ def demo_schedule_load() -> None:
         for slot in slots:
             services.appointment_book(
                 actor=patient,
-                patient_id=patient.patient_id,  # type: ignore[arg-type]
+                patient_id=patient.patient_id,
                 choice=services.SlotChoice(
                     clinician.pk, slot.location.pk, slot.visit_type.pk, slot.starts_at
                 ),

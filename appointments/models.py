@@ -231,3 +231,48 @@ class Appointment(PHIModel):
     @property
     def active(self) -> bool:
         return self.status in self.ACTIVE
+
+
+class WaitlistEntry(models.Model):
+    """A patient with a booked appointment asks to be offered an earlier one."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, related_name="waitlist_entry"
+    )
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"waitlist entry {self.pk}"
+
+
+class WaitlistOffer(models.Model):
+    """A freed slot offered to a waitlisted patient; the first to accept it wins."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        GONE = "gone", "No longer available"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.PROTECT, related_name="offers")
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    visit_type = models.ForeignKey(VisitType, on_delete=models.PROTECT)
+    starts_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entry", "clinician", "starts_at"], name="appointments_offer_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"waitlist offer {self.pk}"

@@ -14,4 +14,6 @@ urlpatterns = [
     path("<uuid:appointment_id>/cancel/", views.cancel, name="cancel"),
     path("<uuid:appointment_id>/reschedule/", views.reschedule, name="reschedule"),
     path("<uuid:appointment_id>/appointment.ics", views.calendar, name="calendar"),
+    path("<uuid:appointment_id>/waitlist/", views.waitlist_join, name="waitlist_join"),
+    path("offers/<uuid:offer_id>/", views.offer, name="offer"),
 ]

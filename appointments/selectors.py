@@ -12,7 +12,7 @@ never to the front desk, who see times, places, visit types and names.
 """
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import User
 from appointments import rules
 from appointments.calendar import ics_event
-from appointments.models import Appointment, Location, VisitType
+from appointments.models import Appointment, Location, VisitType, WaitlistEntry, WaitlistOffer
 from appointments.slots import Slot, open_slots
 from audit.actions import Action, Outcome, Severity
 from audit.context import AuditContext
@@ -64,6 +64,7 @@ class AppointmentView:
     call_the_clinic: bool
     join_url: str | None
     patient_name: str = ""
+    waitlisted: bool = False
 
     @property
     def zone(self) -> ZoneInfo:
@@ -77,6 +78,19 @@ class AppointmentsPage:
     past: list[AppointmentView]
     # Staff pages name the patient (positive identification); empty for the patient.
     patient_name: str = ""
+    offers: list["OfferView"] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OfferView:
+    id: uuid.UUID
+    starts_at: datetime
+    clinician_name: str
+    location: Location
+    visit_type: VisitType
+    status: str
+    # The appointment it would replace.
+    current: datetime
 
 
 @dataclass(frozen=True)
@@ -125,7 +139,11 @@ def appointments_page(
     patient = access_patient_for_scheduling(actor=actor, patient_id=patient_id)
     now = timezone.now()
     rows = list(_appointments(patient).order_by("starts_at"))
-    views = [_present(a, actor=actor, now=now, reason=_shows_reason(actor, patient)) for a in rows]
+    waiting = _waitlisted(patient)
+    shows = _shows_reason(actor, patient)
+    views = [
+        _present(a, actor=actor, now=now, reason=shows, waitlisted=a.pk in waiting) for a in rows
+    ]
     _viewed(Action.RECORD_VIEW, actor, patient, context, object_id="")
     return AppointmentsPage(
         patient=patient,
@@ -134,6 +152,10 @@ def appointments_page(
             v for v in reversed(views) if not (v.ends_at > now and v.status in Appointment.ACTIVE)
         ],
         patient_name="" if rules.is_patient(actor) else _names({patient.pk}).get(patient.pk, ""),
+        offers=[
+            _offer(o)
+            for o in _offers(patient).filter(status=WaitlistOffer.Status.OPEN, starts_at__gt=now)
+        ],
     )
 
 
@@ -147,7 +169,11 @@ def appointment_page(
     patient = access_patient_for_scheduling(actor=actor, patient_id=patient_id)
     appointment = _one(patient, appointment_id)
     view = _present(
-        appointment, actor=actor, now=timezone.now(), reason=_shows_reason(actor, patient)
+        appointment,
+        actor=actor,
+        now=timezone.now(),
+        reason=_shows_reason(actor, patient),
+        waitlisted=appointment.pk in _waitlisted(patient),
     )
     _viewed(Action.RECORD_VIEW, actor, patient, context, object_id=appointment.pk)
     return view
@@ -172,6 +198,22 @@ def appointment_calendar(
         location=", ".join(filter(None, [appointment.location.name, appointment.location.address])),
         cancelled=appointment.status not in Appointment.ACTIVE,
     )
+
+
+def offer_page(
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    offer_id: uuid.UUID,
+    context: AuditContext | None = None,
+) -> OfferView:
+    """One waitlist offer of the patient's (open, accepted or gone)."""
+    patient = access_patient_for_scheduling(actor=actor, patient_id=patient_id)
+    offer = _offers(patient).filter(pk=offer_id).first()
+    if offer is None:
+        raise Http404("No such offer.")
+    _viewed(Action.RECORD_VIEW, actor, patient, context, object_id=offer.pk)
+    return _offer(offer)
 
 
 def slot_search(
@@ -292,6 +334,45 @@ def patient_by_mrn(
 # --- Helpers: below the access check ----------------------------------------------------
 
 
+def _taken(offer: WaitlistOffer) -> bool:
+    """Whether someone booked the offered slot since (then it is no longer available)."""
+    ends = offer.starts_at + offer.visit_type.step
+    return Appointment.objects.filter(
+        clinician_id=offer.clinician_id,
+        status__in=Appointment.ACTIVE,
+        starts_at__lt=ends,
+        blocked_until__gt=offer.starts_at,
+    ).exists()
+
+
+def _waitlisted(patient: Patient) -> set[uuid.UUID]:
+    entries = WaitlistEntry.objects.filter(patient=patient, active=True)
+    return set(entries.values_list("appointment_id", flat=True))
+
+
+def _offers(patient: Patient) -> QuerySet[WaitlistOffer]:
+    return (
+        WaitlistOffer.objects.filter(entry__patient=patient)
+        .select_related("clinician", "location", "visit_type", "entry__appointment")
+        .order_by("starts_at")
+    )
+
+
+def _offer(offer: WaitlistOffer) -> OfferView:
+    status = offer.status
+    if status == WaitlistOffer.Status.OPEN and _taken(offer):
+        status = WaitlistOffer.Status.GONE
+    return OfferView(
+        id=offer.pk,
+        starts_at=offer.starts_at,
+        clinician_name=offer.clinician.display_name or offer.clinician.username,
+        location=offer.location,
+        visit_type=offer.visit_type,
+        status=status,
+        current=offer.entry.appointment.starts_at,
+    )
+
+
 def _appointments(patient: Patient) -> QuerySet[Appointment]:
     preload_keys([patient.pk])
     return Appointment.objects.filter(patient=patient).select_related(
@@ -318,6 +399,7 @@ def _present(
     now: datetime,
     reason: bool,
     patient_name: str = "",
+    waitlisted: bool = False,
 ) -> AppointmentView:
     video = appointment.visit_type.mode == VisitType.Mode.VIDEO
     joinable = (
@@ -344,6 +426,7 @@ def _present(
         call_the_clinic=upcoming_booked and not changeable,
         join_url=video_room_url(appointment.pk) if joinable else None,
         patient_name=patient_name,
+        waitlisted=waitlisted,
     )
 
 

@@ -18,8 +18,14 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
-from appointments import rules
-from appointments.models import Appointment, Location, VisitType
+from appointments import rules, waitlist
+from appointments.models import (
+    Appointment,
+    Location,
+    VisitType,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from appointments.slots import Slot, nearest_slots, open_slots
 from audit.actions import Action, Severity
 from audit.context import AuditContext
@@ -143,6 +149,97 @@ def appointment_mark(
         appointment.save(update_fields=["status"])
         _record(Action.APPOINTMENT_STATUS, actor, patient, appointment, context)
     return appointment
+
+
+def waitlist_join(
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    appointment_id: uuid.UUID,
+    context: AuditContext | None = None,
+) -> WaitlistEntry:
+    """Ask to be offered an earlier time for this booked appointment."""
+    with transaction.atomic():
+        patient = access_patient_for_scheduling(actor=actor, patient_id=patient_id)
+        appointment = _own_appointment(patient, appointment_id, lock=True)
+        _check_changeable(appointment, actor)
+        entry, _ = WaitlistEntry.objects.update_or_create(
+            appointment=appointment, defaults={"patient": patient, "active": True}
+        )
+        record(
+            action=Action.WAITLIST_JOIN,
+            actor=actor,
+            context=context,
+            patient_id=patient.pk,
+            object_type="Appointment",
+            object_id=appointment.pk,
+        )
+    return entry
+
+
+class OfferGone(BookingRefused):
+    pass
+
+
+GONE = "This time is no longer available: another patient took it first."
+
+
+def waitlist_offer_accept(
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    offer_id: uuid.UUID,
+    context: AuditContext | None = None,
+) -> Appointment:
+    """Take the offered slot: the patient's appointment moves there (one swap), or, when
+    someone was first, the offer is marked gone and OfferGone says so."""
+    with transaction.atomic():
+        patient = access_patient_for_scheduling(actor=actor, patient_id=patient_id)
+        offer = (
+            WaitlistOffer.objects.select_for_update(of=("self",))
+            .filter(pk=offer_id, entry__patient=patient)
+            .select_related("entry")
+            .first()
+        )
+        if offer is None:
+            raise Http404("No such offer.")
+        if offer.status != WaitlistOffer.Status.OPEN:
+            raise OfferGone(GONE)
+        choice = SlotChoice(
+            offer.clinician_id, offer.location_id, offer.visit_type_id, offer.starts_at
+        )
+        try:
+            moved = _book(
+                actor=actor,
+                patient_id=patient_id,
+                choice=choice,
+                reason=None,
+                context=context,
+                replacing=offer.entry.appointment_id,
+            )
+        except BookingRefused:
+            moved = None
+        if moved is None:
+            offer.status = WaitlistOffer.Status.GONE
+            offer.save(update_fields=["status"])
+        else:
+            # The other offers of this slot are not touched here: their patients hold
+            # them locked while they wait for the clinician's lock (a deadlock). Each
+            # reads as gone from now on (selectors) and is marked so when tried.
+            offer.status = WaitlistOffer.Status.ACCEPTED
+            offer.save(update_fields=["status"])
+            WaitlistEntry.objects.filter(pk=offer.entry_id).update(active=False)
+            record(
+                action=Action.WAITLIST_ACCEPT,
+                actor=actor,
+                context=context,
+                patient_id=patient.pk,
+                object_type="WaitlistOffer",
+                object_id=offer.pk,
+            )
+    if moved is None:
+        raise OfferGone(GONE)
+    return moved
 
 
 # --- Below the access check -------------------------------------------------------------
@@ -301,4 +398,5 @@ def _record(
 
 
 def _freed(appointment: Appointment) -> None:
-    """A slot came free: offer it to the waitlist after the commit (appointments.waitlist)."""
+    """A slot came free: offer it to the waitlist, in the transaction that freed it."""
+    waitlist.offer_freed_slot(appointment)

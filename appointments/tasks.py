@@ -22,7 +22,7 @@ from django.utils import timezone
 from procrastinate.contrib.django import app
 
 from accounts.models import User
-from appointments.models import Appointment
+from appointments.models import Appointment, WaitlistOffer
 
 logger = logging.getLogger(__name__)
 
@@ -106,3 +106,34 @@ def _send(appointment_id: str) -> None:
     if user is None or not user.email:
         return
     send_mail(SUBJECT, BODY.format(base_url=settings.PORTAL_BASE_URL), None, [user.email])
+
+
+OFFER_SUBJECT = "An earlier appointment is available"
+OFFER_BODY = (
+    "An earlier time has opened up for an appointment you asked to move.\n\n"
+    "The first patient to accept it gets it. Sign in to see it and accept:\n"
+    "{base_url}/patient/appointments/offers/{offer_id}/\n"
+)
+
+
+@app.task(name="appointments.send_offer", queue="mail", pass_context=False)
+def send_offer(offer_id: str) -> None:
+    try:
+        _send_offer(offer_id)
+    finally:
+        connection.close()
+
+
+def _send_offer(offer_id: str) -> None:
+    offer = (
+        WaitlistOffer.objects.filter(pk=offer_id, status=WaitlistOffer.Status.OPEN)
+        .select_related("entry")
+        .first()
+    )
+    if offer is None:
+        return
+    user = User.objects.filter(patient_id=offer.entry.patient_id, is_active=True).first()
+    if user is None or not user.email:
+        return
+    body = OFFER_BODY.format(base_url=settings.PORTAL_BASE_URL, offer_id=offer.pk)
+    send_mail(OFFER_SUBJECT, body, None, [user.email])

@@ -344,3 +344,48 @@ def mark(
         messages.error(request, refusal.message)
     back = request.POST.get("next", "")
     return redirect(back if back.startswith(reverse("schedule:schedule")) else "schedule:schedule")
+
+
+# --- The waitlist -------------------------------------------------------------------
+
+
+@roles(Role.PATIENT)
+@require_POST
+def waitlist_join(request: SignedInRequest, appointment_id: uuid.UUID) -> HttpResponse:
+    try:
+        services.waitlist_join(
+            actor=request.user,
+            patient_id=_me(request),
+            appointment_id=appointment_id,
+            context=audit_context(request),
+        )
+    except BookingRefused as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, "We will offer you an earlier time if one opens up.")
+    return redirect("my_appointments:detail", appointment_id=appointment_id)
+
+
+@roles(Role.PATIENT)
+@require_http_methods(["GET", "HEAD", "POST"])
+def offer(request: SignedInRequest, offer_id: uuid.UUID) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            moved = services.waitlist_offer_accept(
+                actor=request.user,
+                patient_id=_me(request),
+                offer_id=offer_id,
+                context=audit_context(request),
+            )
+        except BookingRefused as refusal:
+            messages.error(request, refusal.message)
+        else:
+            messages.success(request, "Your appointment is moved to the earlier time.")
+            return redirect("my_appointments:detail", appointment_id=moved.pk)
+    page = selectors.offer_page(
+        actor=request.user,
+        patient_id=_me(request),
+        offer_id=offer_id,
+        context=audit_context(request),
+    )
+    return render(request, "appointments/offer.html", {"offer": page})

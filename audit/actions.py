@@ -44,6 +44,9 @@ class Action(models.TextChoices):
     APPOINTMENT_RESCHEDULE = "appointment.reschedule", "Appointment moved to another time"
     APPOINTMENT_STATUS = "appointment.status", "Appointment marked arrived or no-show"
     SCHEDULE_VIEW = "appointment.schedule_view", "Schedule listing the patient viewed"
+    WAITLIST_JOIN = "appointment.waitlist_join", "Asked to be offered an earlier appointment"
+    WAITLIST_OFFER = "appointment.waitlist_offer", "Earlier appointment offered from the waitlist"
+    WAITLIST_ACCEPT = "appointment.waitlist_accept", "Waitlist offer accepted"
 
 
 class Outcome(models.TextChoices):

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from appointments import selectors
+from appointments.models import WaitlistEntry, WaitlistOffer
 from appointments.services import SlotChoice, appointment_book
 from audit.actions import Action, Severity
 from audit.context import AuditContext
@@ -38,17 +39,31 @@ SELECTORS = _patient_selectors()
 @pytest.fixture
 def booked(monday, clinic, carol, alice, ward):
     place, kind = clinic
-    return appointment_book(
+    appointment = appointment_book(
         actor=alice,
         patient_id=alice.patient_id,
         choice=SlotChoice(carol.pk, place.pk, kind.pk, TUESDAY_9),
         reason="Knee pain",
     )
+    entry = WaitlistEntry.objects.create(appointment=appointment, patient=alice.patient)
+    offer = WaitlistOffer.objects.create(
+        entry=entry,
+        clinician=carol,
+        location=place,
+        visit_type=kind,
+        starts_at=TUESDAY_9 - dt.timedelta(hours=1),
+    )
+    appointment.offer_id = offer.pk
+    return appointment
 
 
 def call(name, actor, patient_id, booked):
     function = getattr(selectors, name)
-    samples = {"appointment_id": booked.pk, "visit_type_id": booked.visit_type_id}
+    samples = {
+        "appointment_id": booked.pk,
+        "visit_type_id": booked.visit_type_id,
+        "offer_id": booked.offer_id,
+    }
     arguments = {"actor": actor, "patient_id": patient_id}
     for parameter in inspect.signature(function).parameters.values():
         if parameter.name in arguments or parameter.default is not inspect.Parameter.empty:
@@ -65,6 +80,7 @@ def test_it_finds_the_selectors_it_proves():
         "appointment_page",
         "appointment_calendar",
         "slot_search",
+        "offer_page",
     } <= set(SELECTORS)
 
 
