@@ -17,6 +17,7 @@ from datetime import datetime
 from django.db.models import Count
 from django.http import Http404
 
+from appointments.fhir import appointment_resources
 from audit.actions import Action, Outcome, Severity
 from audit.context import AuditContext
 from audit.services import record
@@ -468,6 +469,8 @@ def _bundle_rows(patient: Patient) -> Iterator[tuple[str, str, object]]:
     )
     for row in rows.iterator(chunk_size=200):
         yield row.resource_type, row.fhir_id, row.resource
+    # The portal's own scheduling (Schedule, Slot, Appointment), after the EHR's resources.
+    yield from appointment_resources(patient)
 
 
 def last_synced(*, patient: Patient, types: Iterable[str]) -> datetime | None:
