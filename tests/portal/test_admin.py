@@ -94,6 +94,7 @@ def test_it_offers_administrators_no_clinical_app(client, ada):
         "axes",
         "patients",
         "records",
+        "appointments",
     }
     assert "audit" not in apps
     # Of the patients app, care teams only: never the patient or their demographics.
@@ -103,3 +104,11 @@ def test_it_offers_administrators_no_clinical_app(client, ada):
     records = next((app for app in app_list if app["app_label"] == "records"), {"models": []})
     assert {m["object_name"] for m in records["models"]} <= {"Quarantine", "SyncState"}
     assert all(not m["perms"]["change"] for m in records["models"])
+    # Of appointments, the clinic's set-up only: never appointments (the reason is PHI).
+    scheduling = next(app for app in app_list if app["app_label"] == "appointments")
+    assert {m["object_name"] for m in scheduling["models"]} == {
+        "Location",
+        "VisitType",
+        "WeeklyTemplate",
+        "ScheduleException",
+    }
