@@ -1,4 +1,4 @@
-"""A patient finds the soonest slot, books it, and cancels it, in a real browser."""
+"""A patient finds the soonest slot, books it, moves it, and cancels it, in a real browser."""
 
 import datetime as dt
 
@@ -8,7 +8,7 @@ from appointments.models import Appointment
 from tests.appointments import builders
 
 
-def test_it_takes_a_patient_from_finding_a_slot_to_booking_and_cancelling(
+def test_it_takes_a_patient_from_finding_a_slot_to_booking_moving_and_cancelling(
     open_portal, alice, carol
 ):
     # The server runs on the real clock: hours every day, no notice, no cutoff.
@@ -36,6 +36,14 @@ def test_it_takes_a_patient_from_finding_a_slot_to_booking_and_cancelling(
     expect(page.get_by_text("Knee pain when climbing stairs")).to_be_visible()
     booked = Appointment.objects.get()
     assert booked.status == Appointment.Status.BOOKED
+
+    page.get_by_role("link", name="Move to another time").click()
+    page.get_by_role("button", name="Move to this time").first.click()
+    expect(page.get_by_role("status")).to_contain_text("Your appointment is moved.")
+    booked.refresh_from_db()
+    assert booked.status == Appointment.Status.RESCHEDULED
+    booked = Appointment.objects.get(status=Appointment.Status.BOOKED)
+    assert booked.reason == "Knee pain when climbing stairs"
 
     page.get_by_label("Why are you cancelling?").fill("Feeling better")
     page.get_by_role("button", name="Cancel the appointment").click()
