@@ -131,51 +131,87 @@ def open_slots(
     chosen = list(templates)
     if not chosen:
         return []
-    clinicians = {t.clinician_id for t in chosen}
-    reach = latest + visit_type.step
-    busy: dict[uuid.UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
-    exceptions = ScheduleException.objects.filter(
-        clinician_id__in=clinicians, starts_at__lt=reach, ends_at__gt=earliest
-    )
+    slots: list[Slot] = []
+    # With a limit (a page shows the soonest few), generate a window at a time and stop
+    # once it is filled, instead of the whole horizon of every clinician.
+    for start, end in _windows(earliest, latest) if limit is not None else [(earliest, latest)]:
+        busy = _busy(
+            chosen,
+            start,
+            end + visit_type.step,
+            include_booked=include_booked,
+            ignore_appointment=ignore_appointment,
+        )
+        found: dict[tuple[uuid.UUID, uuid.UUID, datetime], Slot] = {}
+        for template in chosen:
+            intervals = busy[(template.clinician_id, template.location_id)]
+            name = template.clinician.display_name or template.clinician.username
+            for t in template_starts(template, start, end):
+                if intervals.overlaps(t, t + visit_type.step):
+                    continue
+                found.setdefault(
+                    (template.clinician_id, template.location_id, t),
+                    Slot(template.clinician_id, name, template.location, visit_type, t),
+                )
+        slots += sorted(
+            found.values(), key=lambda s: (s.starts_at, s.clinician_name, s.location.name)
+        )
+        if limit is not None and len(slots) >= limit:
+            break
+    return slots[:limit] if limit is not None else slots
+
+
+def _busy(
+    templates: list[WeeklyTemplate],
+    start: datetime,
+    reach: datetime,
+    *,
+    include_booked: bool,
+    ignore_appointment: uuid.UUID | None,
+) -> dict[tuple[uuid.UUID, uuid.UUID], _Busy]:
+    """Each (clinician, location)'s busy time between start and reach: exceptions for that
+    location or all, and (unless include_booked) the clinician's active appointments."""
+    clinicians = {t.clinician_id for t in templates}
+    booked: dict[uuid.UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
     blocked_at: dict[tuple[uuid.UUID, uuid.UUID | None], list[tuple[datetime, datetime]]] = (
         defaultdict(list)
     )
-    for e in exceptions:
-        blocked_at[(e.clinician_id, e.location_id)].append((e.starts_at, e.ends_at))
+    exceptions = ScheduleException.objects.filter(
+        clinician_id__in=clinicians, starts_at__lt=reach, ends_at__gt=start
+    ).values_list("clinician_id", "location_id", "starts_at", "ends_at")
+    for clinician_id, location_id, begins, ends in exceptions:
+        blocked_at[(clinician_id, location_id)].append((begins, ends))
     if not include_booked:
-        booked = Appointment.objects.filter(
+        rows = Appointment.objects.filter(
             clinician_id__in=clinicians,
             status__in=Appointment.ACTIVE,
             starts_at__lt=reach,
-            blocked_until__gt=earliest,
+            blocked_until__gt=start,
         )
         if ignore_appointment is not None:
-            booked = booked.exclude(pk=ignore_appointment)
-        for clinician_id, start, end in booked.values_list(
+            rows = rows.exclude(pk=ignore_appointment)
+        for clinician_id, begins, ends in rows.values_list(
             "clinician_id", "starts_at", "blocked_until"
         ):
-            busy[clinician_id].append((start, end))
-    found: dict[tuple[uuid.UUID, uuid.UUID, datetime], Slot] = {}
-    cache: dict[tuple[uuid.UUID, uuid.UUID], _Busy] = {}
-    for template in chosen:
-        key = (template.clinician_id, template.location_id)
-        if key not in cache:
-            cache[key] = _Busy(
-                busy[template.clinician_id]
-                + blocked_at[(template.clinician_id, None)]
-                + blocked_at[key]
-            )
-        intervals = cache[key]
-        name = template.clinician.display_name or template.clinician.username
-        for start in template_starts(template, earliest, latest):
-            if intervals.overlaps(start, start + visit_type.step):
-                continue
-            found.setdefault(
-                (template.clinician_id, template.location_id, start),
-                Slot(template.clinician_id, name, template.location, visit_type, start),
-            )
-    slots = sorted(found.values(), key=lambda s: (s.starts_at, s.clinician_name, s.location.name))
-    return slots[:limit] if limit is not None else slots
+            booked[clinician_id].append((begins, ends))
+    return {
+        (t.clinician_id, t.location_id): _Busy(
+            booked[t.clinician_id]
+            + blocked_at[(t.clinician_id, None)]
+            + blocked_at[(t.clinician_id, t.location_id)]
+        )
+        for t in templates
+    }
+
+
+def _windows(earliest: datetime, latest: datetime) -> Iterable[tuple[datetime, datetime]]:
+    """[earliest, latest] cut into disjoint, inclusive windows: two days, then weeks."""
+    tick = timedelta(microseconds=1)
+    start, length = earliest, timedelta(days=2)
+    while start <= latest:
+        end = min(start + length, latest + tick)
+        yield start, end - tick
+        start, length = end, timedelta(days=7)
 
 
 def nearest_slots(

@@ -15,7 +15,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SUITES = ["bench_audit.py", "bench_crypto.py", "bench_ingest.py", "bench_sync.py", "bench_pages.py"]
+SUITES = [
+    "bench_audit.py",
+    "bench_crypto.py",
+    "bench_ingest.py",
+    "bench_sync.py",
+    "bench_pages.py",
+    "bench_appointments.py",
+]
 # Printed under the table when the figure misses its target in a run.
 INGEST_WHY = (
     "Ingest vs parse-only: ingest includes the same fhir.resources validation the"

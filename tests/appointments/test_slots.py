@@ -125,3 +125,25 @@ def test_it_lets_a_holiday_for_every_location_win_over_the_template(clinic, caro
     )
     day = dt.datetime(2026, 1, 5, tzinfo=UTC)
     assert _starts(kind, day, day + dt.timedelta(days=1)) == []
+
+
+def test_a_limited_search_finds_the_same_soonest_slots_as_the_whole_horizon(clinic, carol, alice):
+    place, kind = clinic
+    earliest = dt.datetime(2026, 1, 5, 20, 0, tzinfo=UTC)  # after Monday's hours
+    latest = earliest + dt.timedelta(days=90)
+    for days in (1, 8, 9):  # booked slots in the first window, the second and the third
+        start = dt.datetime(2026, 1, 5, 14, 0, tzinfo=UTC) + dt.timedelta(days=days)
+        Appointment.objects.create(
+            patient=alice.patient,
+            clinician=carol,
+            location=place,
+            visit_type=kind,
+            starts_at=start,
+            ends_at=start + dt.timedelta(minutes=30),
+            blocked_until=start + dt.timedelta(minutes=30),
+            booked_by=alice,
+        )
+    whole = open_slots(visit_type=kind, earliest=earliest, latest=latest)
+    for limit in (1, 5, 30, 70, 10_000):
+        limited = open_slots(visit_type=kind, earliest=earliest, latest=latest, limit=limit)
+        assert limited == whole[:limit]
