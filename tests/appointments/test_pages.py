@@ -213,3 +213,18 @@ def test_a_clinician_sees_their_own_schedule_with_reasons(client, clinic, carol,
 
 def test_the_patient_home_links_to_appointments(alice_in):
     assert "/patient/appointments/" in alice_in.get("/patient/").content.decode()
+
+
+def test_the_front_desk_sees_a_week_per_clinician_and_location(
+    client, clinic, carol, alice, mallory, fran, monday
+):
+    place, _ = clinic
+    booked_for(alice, clinic, carol)
+    booked_for(mallory, clinic, carol, starts_at=dt.datetime(2026, 1, 9, 15, 0, tzinfo=UTC))
+    sign_in_fully(client, fran)
+    query = {"clinician": str(carol.pk), "location": str(place.pk), "day": "2026-01-05"}
+    day = client.get("/staff/schedule/", query)
+    assert day.context["page"].appointments == []
+    week = client.get("/staff/schedule/", query | {"span": "week"})
+    assert len(week.context["page"].appointments) == 2
+    assert "Times are in America/New_York" in week.content.decode()
