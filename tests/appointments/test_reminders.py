@@ -2,11 +2,17 @@
 killed mid-run neither loses nor repeats one."""
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from urllib.parse import quote
 
 import pytest
 import time_machine
 from django.core import mail
 from django.db import connection
+from django.utils import timezone
 
 from appointments import tasks
 from appointments.models import Appointment
@@ -79,7 +85,7 @@ def test_the_mail_says_nothing_clinical_and_skips_an_appointment_cancelled_since
     assert len(mail.outbox) == 1
 
 
-def test_a_worker_killed_mid_run_neither_loses_nor_repeats_a_reminder(
+def test_a_run_that_dies_between_appointments_neither_loses_nor_repeats_one(
     booked, clinic, carol, mallory, monkeypatch
 ):
     place, kind = clinic
@@ -106,3 +112,67 @@ def test_a_worker_killed_mid_run_neither_loses_nor_repeats_a_reminder(
     # The restarted worker's next run: the one not reminded is, the one reminded is not.
     assert tasks.due_reminders(at) == 1
     assert sorted(queued_reminders()) == sorted([str(booked.pk), str(other.pk)])
+
+
+# A worker process that queues reminders one appointment at a time and pauses after
+# each committed one, so the test can SIGKILL it between two of them.
+WORKER = """
+import sys, time
+import django
+django.setup()
+from django.utils import timezone
+from appointments import tasks
+real = tasks._remind
+def slow(pk, now, offsets):
+    done = real(pk, now, offsets)
+    print("reminded" if done else "skipped", flush=True)
+    time.sleep(60)
+    return done
+tasks._remind = slow
+tasks.due_reminders(timezone.now())
+"""
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    user, password = quote(db["USER"] or "", safe=""), quote(db["PASSWORD"] or "", safe="")
+    host = db["HOST"] or "localhost"
+    return f"postgres://{user}:{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.mark.usefixtures("committed")
+def test_a_worker_process_killed_mid_run_neither_loses_nor_repeats_a_reminder(clinic, carol, alice):
+    place, kind = clinic
+    soon = timezone.now() + dt.timedelta(hours=10)
+    booked = [
+        Appointment.objects.create(
+            patient=alice.patient,
+            clinician=carol,
+            location=place,
+            visit_type=kind,
+            starts_at=soon + dt.timedelta(hours=i),
+            ends_at=soon + dt.timedelta(hours=i, minutes=30),
+            blocked_until=soon + dt.timedelta(hours=i, minutes=30),
+            booked_by=alice,
+        )
+        for i in range(3)
+    ]
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+    }
+    env.pop("DATABASE_URL_FILE", None)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert worker.stdout.readline().strip() == "reminded"
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    assert len(queued_reminders()) == 1  # what the killed worker committed stays
+
+    assert tasks.due_reminders(timezone.now()) == 2  # the restarted worker's run
+    assert tasks.due_reminders(timezone.now()) == 0
+    assert sorted(queued_reminders()) == sorted(str(a.pk) for a in booked)
