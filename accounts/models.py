@@ -18,7 +18,16 @@ ADMIN_MANAGED_APPS = frozenset(
 # these lived in accounts: care teams (break-glass grants have no admin page).
 # Never the patient or their demographics: that is PHI.
 ADMIN_MANAGED_MODELS = frozenset(
-    {"patients.careteam", "patients.breakglassgrant", "patients.proxygrant"}
+    {
+        "patients.careteam",
+        "patients.breakglassgrant",
+        "patients.proxygrant",
+        # The clinic's scheduling set-up; never appointments (the visit reason is PHI).
+        "appointments.location",
+        "appointments.visittype",
+        "appointments.weeklytemplate",
+        "appointments.scheduleexception",
+    }
 )
 # Models of other apps that administrators may only look at: the EHR sync's
 # refusals and progress (ids and reason codes, no clinical content).

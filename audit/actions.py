@@ -62,6 +62,15 @@ class Action(models.TextChoices):
     MESSAGE_ATTACHMENT_DOWNLOAD = "message.attachment_download", "Message attachment downloaded"
     MESSAGE_ATTACHMENT_REFUSED = "message.attachment_refused", "Message attachment refused"
     MESSAGE_PREFERENCE = "message.preference", "Message notification preference changed"
+    APPOINTMENT_SEARCH = "appointment.search", "Open appointment slots searched"
+    APPOINTMENT_BOOK = "appointment.book", "Appointment booked"
+    APPOINTMENT_CANCEL = "appointment.cancel", "Appointment cancelled"
+    APPOINTMENT_RESCHEDULE = "appointment.reschedule", "Appointment moved to another time"
+    APPOINTMENT_STATUS = "appointment.status", "Appointment marked arrived or no-show"
+    SCHEDULE_VIEW = "appointment.schedule_view", "Schedule listing the patient viewed"
+    WAITLIST_JOIN = "appointment.waitlist_join", "Asked to be offered an earlier appointment"
+    WAITLIST_OFFER = "appointment.waitlist_offer", "Earlier appointment offered from the waitlist"
+    WAITLIST_ACCEPT = "appointment.waitlist_accept", "Waitlist offer accepted"
 
 
 class Outcome(models.TextChoices):

@@ -22,6 +22,7 @@ SUITES = [
     "bench_sync.py",
     "bench_pages.py",
     "bench_messaging.py",
+    "bench_appointments.py",
 ]
 # Printed under the table when the figure misses its target in a run.
 INGEST_WHY = (

@@ -47,7 +47,7 @@ from invitations.services import (
     store_patient,
 )
 from patients.models import PatientDemographics, ProxyGrant
-from portal.access import active_proxy_grants
+from portal.access import active_proxy_grants, clinic_today
 from portal.crypto.scope import key_scope
 from portal.policy import Actor, Role
 
@@ -94,7 +94,7 @@ def guardian_invite(
         raise InvitationError("Only the front desk and administrators invite guardians.")
     if relationship not in GUARDIAN_RELATIONSHIPS:
         raise InvitationError("A guardian is the child's parent or legal guardian.")
-    today = timezone.localdate()
+    today = clinic_today()
     if found.birth_date is None:
         raise InvitationError("The EHR has no full birth date for this patient.")
     age = age_on(found.birth_date, today)
@@ -142,7 +142,7 @@ def caregiver_invite(
     """The signed-in adult patient invites a caregiver by e-mail to act for them."""
     if actor.role != Role.PATIENT or actor.patient_id is None:
         raise InvitationError("Only a patient invites a caregiver to their own record.")
-    today = timezone.localdate()
+    today = clinic_today()
     with key_scope():
         demographics = PatientDemographics.objects.filter(patient_id=actor.patient_id).first()
         birth_date = demographics.birth_date if demographics is not None else None
@@ -233,7 +233,7 @@ def proxy_revoke(
 def proxy_rules_apply(today: date | None = None) -> dict[str, int]:
     """The daily rules: a minor's grant narrows at the limited age and ends at the adult
     age; any grant past its end date ends. Returns the counts (no ids: they are audited)."""
-    today = today or timezone.localdate()
+    today = today or clinic_today()
     counts = {"narrowed": 0, "ended": 0}
     live = ProxyGrant.objects.filter(revoked_at__isnull=True, ended_at__isnull=True)
     with key_scope():

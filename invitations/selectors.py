@@ -21,7 +21,7 @@ from invitations.letter import letter_pdf as render_letter
 from invitations.models import Invitation
 from invitations.services import INVITING_ROLES
 from patients.models import Patient, PatientDemographics, ProxyGrant
-from portal.access import active_proxy_grants
+from portal.access import active_proxy_grants, clinic_today
 from portal.crypto.scope import key_scope
 from portal.fhir import FhirError
 from portal.policy import Actor, Role
@@ -74,7 +74,7 @@ def ehr_patients_find(
         object_id=len(found),
     )
     states = _portal_states([p.fhir_id for p in found])
-    today = timezone.localdate()
+    today = clinic_today()
     return [
         Match(
             patient=p,

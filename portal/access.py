@@ -8,11 +8,14 @@ walks the URLconf to prove every route has one.
 """
 
 import uuid
+import zoneinfo
 from collections.abc import Callable
+from datetime import date
 from enum import StrEnum
 from functools import wraps
 from typing import TypeVar
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponseBase, HttpResponseNotAllowed
 from django.utils import timezone
@@ -43,6 +46,7 @@ __all__ = [
     "EMAIL_OTP_ROLES",
     "NAMESPACE_ROLES",
     "PATIENT_SIDE_ROLES",
+    "SCHEDULING_ROLES",
     "STAFF_ROLES",
     "Actor",
     "Policy",
@@ -50,7 +54,9 @@ __all__ = [
     "Role",
     "SignedInRequest",
     "access_patient",
+    "access_patient_for_scheduling",
     "active_proxy_grants",
+    "clinic_today",
     "clinical_patients",
     "current_patient_id",
     "patient_methods",
@@ -100,13 +106,19 @@ def access_patient(*, actor: Actor, patient_id: uuid.UUID) -> Patient:
     return patient
 
 
+def clinic_today() -> date:
+    """Today in the clinic's time zone (PORTAL_TIME_ZONE), in requests and jobs alike
+    (TIME_ZONE, and so timezone.localdate() in a job, is UTC)."""
+    return timezone.localdate(timezone=zoneinfo.ZoneInfo(settings.PORTAL_TIME_ZONE))
+
+
 def active_proxy_grants(actor: Actor) -> QuerySet[ProxyGrant]:
     """The grants by which the actor acts for others today (the clinic's date).
 
     Accepted, neither revoked nor ended, and today within their dates. Read on
     every request: a revoked or ended grant stops working at once.
     """
-    today = timezone.localdate()
+    today = clinic_today()
     return ProxyGrant.objects.filter(
         proxy=actor.pk,
         revoked_at__isnull=True,
@@ -172,6 +184,24 @@ def record_choose(request: SignedInRequest, patient_id: uuid.UUID) -> None:
     if patient_id != actor.patient_id and proxy_grant(actor=actor, patient_id=patient_id) is None:
         raise Http404("No such patient.")
     request.session[ACTING_FOR] = str(patient_id)
+
+
+# Roles that see and book any patient's appointments (times, places, visit types) without
+# seeing anything clinical: never the reason for a visit.
+SCHEDULING_ROLES = frozenset({Role.FRONT_DESK})
+
+
+def access_patient_for_scheduling(*, actor: Actor, patient_id: uuid.UUID) -> Patient:
+    """The patient whose appointments the actor may see and book; 404 alike otherwise.
+
+    Whoever ``access_patient`` admits, and the front desk for every patient.
+    """
+    if actor.role in SCHEDULING_ROLES:
+        patient = Patient.objects.filter(pk=patient_id).first()
+        if patient is None:
+            raise Http404("No such patient.")
+        return patient
+    return access_patient(actor=actor, patient_id=patient_id)
 
 
 def via_break_glass(*, actor: Actor, patient: Patient) -> bool:

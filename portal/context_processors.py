@@ -11,3 +11,8 @@ def session_timeout(request: HttpRequest) -> dict:
         "idle_timeout": settings.PORTAL_IDLE_TIMEOUT,
         "idle_warning": min(settings.PORTAL_IDLE_WARNING, settings.PORTAL_IDLE_TIMEOUT // 2),
     }
+
+
+def time_zone(request: HttpRequest) -> dict:
+    """The zone the portal's times are shown in, for pages to name it."""
+    return {"portal_time_zone": settings.PORTAL_TIME_ZONE}

@@ -1,6 +1,7 @@
 """The safeguards every request passes through, in settings.MIDDLEWARE order.
 
 RequestIdMiddleware      a request id for logs and audit rows
+TimeZoneMiddleware       dates and times shown in the clinic's zone (PORTAL_TIME_ZONE)
 SecurityHeadersMiddleware Permissions-Policy; no-store on every dynamic page
 SessionTimeoutMiddleware inactivity logoff and absolute session age
 (LoginRequiredMiddleware, Django's: anonymous users go to sign-in)
@@ -11,6 +12,7 @@ AccessPolicyMiddleware   the view's declared policy, deny by default
 import logging
 import time
 import uuid
+import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -19,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonRe
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 
@@ -44,6 +47,21 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+class TimeZoneMiddleware:
+    """Show times in the clinic's zone; storage and arithmetic stay in UTC (TIME_ZONE)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.zone = zoneinfo.ZoneInfo(settings.PORTAL_TIME_ZONE)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        timezone.activate(self.zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 class SecurityHeadersMiddleware:

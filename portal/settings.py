@@ -11,10 +11,12 @@ DEBUG is never on unless DJANGO_DEBUG says so outside production.
 """
 
 import os
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -113,6 +115,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.RequestIdMiddleware",
+    "portal.middleware.TimeZoneMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -147,6 +150,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.session_timeout",
+                "portal.context_processors.time_zone",
             ],
         },
     },
@@ -302,6 +306,15 @@ PROCRASTINATE_IMPORT_PATHS = [
     "accounts.tasks",
     "invitations.tasks",
     "messaging.tasks",
+    "appointments.tasks",
+]
+
+# --- Appointments ----------------------------------------------------------------
+# Where a video visit's join link points; {room} is an unguessable room name.
+PORTAL_VIDEO_ROOM_URL = env("PORTAL_VIDEO_ROOM_URL", "https://video.clinic.invalid/room/{room}")
+# Reminders, in hours before the appointment (comma-separated).
+PORTAL_REMINDER_HOURS = [
+    int(h) for h in env("PORTAL_REMINDER_HOURS", "72,24").split(",") if h.strip()
 ]
 
 # --- Second factor ---------------------------------------------------------
@@ -417,7 +430,17 @@ else:
 
 # --- Internationalisation ----------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env("PORTAL_TIME_ZONE", "UTC")
+# Stored and computed in UTC; shown in the clinic's zone (PORTAL_TIME_ZONE, an IANA name,
+# activated per request by portal.middleware.TimeZoneMiddleware and named on every page).
+# Appointment pages show each location's own zone instead.
+TIME_ZONE = "UTC"
+PORTAL_TIME_ZONE = env("PORTAL_TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(PORTAL_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+    raise ImproperlyConfigured(
+        f"PORTAL_TIME_ZONE={PORTAL_TIME_ZONE!r} is not an IANA time zone name"
+    ) from error
 USE_I18N = True
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -14,6 +14,8 @@ urlpatterns = [
     path("staff/", views.staff_home, name="staff_home"),
     path("staff/patients/", include("records.urls")),
     path("staff/messages/", include("messaging.urls")),
+    path("patient/appointments/", include("appointments.patient_urls")),
+    path("staff/schedule/", include("appointments.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),

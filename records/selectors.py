@@ -18,6 +18,7 @@ from itertools import chain
 from django.db.models import Count
 from django.http import Http404
 
+from appointments.fhir import appointment_resources
 from audit.actions import Action, Outcome, Severity
 from audit.context import AuditContext
 from audit.services import record
@@ -528,6 +529,8 @@ def _bundle_rows(patient: Patient, *, proxy: bool = False) -> Iterator[tuple[str
         if proxy and _confidential(row):
             continue
         yield row.resource_type, row.fhir_id, row.resource
+    # The portal's own scheduling (Schedule, Slot, Appointment), after the EHR's resources.
+    yield from appointment_resources(patient)
 
 
 def last_synced(*, patient: Patient, types: Iterable[str]) -> datetime | None:

@@ -1,6 +1,7 @@
 """Every sign-in step and the signed-in pages meet WCAG 2.1 A and AA, as axe-core checks them,
 and load nothing from anyone but the portal itself."""
 
+import datetime as dt
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -9,6 +10,7 @@ from playwright.sync_api import expect
 
 from patients.models import CareTeam, PatientDemographics
 from records.presenters import trend_key
+from tests.appointments import builders as appointment_builders
 from tests.records import builders
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -157,6 +159,30 @@ def messages_staff_thread_page(portal, cast):
     portal.goto(f"/staff/messages/{thread.pk}/")
 
 
+def _appointment_page(path: str, name: str):
+    """A page of alice's appointments, with a clinic that has open slots every day."""
+
+    def open_(portal, cast):
+        place = appointment_builders.location()
+        kind = appointment_builders.visit_type(min_notice_minutes=0)
+        appointment_builders.weekdays(
+            cast["carol"], place, kind, start=dt.time(0), end=dt.time(23, 30), days=range(7)
+        )
+        portal.sign_in_fully(cast["alice"])
+        target = path.format(kind=kind.pk)
+        portal.goto(target)
+        assert portal.at(target.split("?")[0]), portal.page.url
+
+    open_.__name__ = name
+    return open_
+
+
+APPOINTMENT_PAGES = [
+    _appointment_page("/patient/appointments/", "appointments"),
+    _appointment_page("/patient/appointments/find/?visit_type={kind}", "appointment_slots"),
+]
+
+
 PAGES = [
     sign_in_page,
     sign_in_page_with_an_error,
@@ -171,6 +197,7 @@ PAGES = [
     messages_inbox_page,
     messages_thread_page,
     messages_staff_thread_page,
+    *APPOINTMENT_PAGES,
 ]
 
 

@@ -95,6 +95,7 @@ def test_it_offers_administrators_no_clinical_app(client, ada):
         "patients",
         "records",
         "invitations",  # ids, states and who invited; never a name
+        "appointments",
     }
     assert "audit" not in apps
     # Of the patients app, care teams only: never the patient or their demographics.
@@ -105,3 +106,11 @@ def test_it_offers_administrators_no_clinical_app(client, ada):
     records = next((app for app in app_list if app["app_label"] == "records"), {"models": []})
     assert {m["object_name"] for m in records["models"]} <= {"Quarantine", "SyncState"}
     assert all(not m["perms"]["change"] for m in records["models"])
+    # Of appointments, the clinic's set-up only: never appointments (the reason is PHI).
+    scheduling = next(app for app in app_list if app["app_label"] == "appointments")
+    assert {m["object_name"] for m in scheduling["models"]} == {
+        "Location",
+        "VisitType",
+        "WeeklyTemplate",
+        "ScheduleException",
+    }

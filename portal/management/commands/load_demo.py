@@ -7,7 +7,9 @@ stay valid.
 The demo patients are linked to their records on the demo EHR (ehr/demo_data.py
 seeds it with the same ids), with demographics taken from those Patient
 resources, and put on one care team with Dr Chen and Nurse Park, so that
-signing in shows real-looking records without any manual step.
+signing in shows real-looking records without any manual step. The demo clinicians
+get weekly hours at a demo clinic (appointments/demo.py), so there are open slots
+for the next 90 days, and alice a booked follow-up.
 
 It lives in the shell (portal), not in accounts: it seeds every app at once,
 from accounts to records and the demo EHR.
@@ -31,6 +33,7 @@ from PIL import Image
 
 from accounts import services
 from accounts.models import User
+from appointments.demo import demo_schedule_load
 from audit.context import NO_CONTEXT
 from ehr import demo_data
 from invitations import codes, proxies
@@ -41,7 +44,7 @@ from invitations.selectors import age_on
 from messaging import services as message_services
 from messaging.models import Thread, Topic
 from patients.models import CareTeam, PatientDemographics, ProxyGrant
-from portal.access import EMAIL_OTP_ROLES, Role
+from portal.access import EMAIL_OTP_ROLES, Role, clinic_today
 from portal.crypto.scope import key_scope
 from records.demographics import from_fhir_patient
 
@@ -103,6 +106,7 @@ class Command(BaseCommand):
             self._link_demo_patients()
             self._grant_demo_guardian()
             self._demo_messages()
+            demo_schedule_load()
             invited = self._invite_demo_patient(
                 next((a for a in known.values() if a.get("role") == "patient (invited)"), None)
             )
@@ -154,7 +158,7 @@ class Command(BaseCommand):
         child = invitation_services.store_patient(found)
         name, _, _ = DEMO_CARE_TEAM
         CareTeam.objects.get(name=name).patients.add(child)
-        today = timezone.localdate()
+        today = clinic_today()
         ProxyGrant.objects.get_or_create(
             patient=child,
             proxy=User.objects.get(username=username),
