@@ -166,12 +166,14 @@ def current_patient_id(request: SignedInRequest) -> uuid.UUID | None:
     """Whose record the patient pages show: the one chosen on the switch page while a
     grant still allows it, else the user's own, else the first person they act for."""
     actor = request.user
-    chosen = request.session.get(ACTING_FOR)
+    # A request built without the session middleware (a benchmark's) has no choice made.
+    session = getattr(request, "session", None)
+    chosen = session.get(ACTING_FOR) if session is not None else None
     if chosen:
         chosen_id = uuid.UUID(chosen)
         if chosen_id == actor.patient_id or proxy_grant(actor=actor, patient_id=chosen_id):
             return chosen_id
-        request.session.pop(ACTING_FOR, None)
+        request.session.pop(ACTING_FOR, None)  # the grant ended: back to the default
     if actor.patient_id is not None or actor.role not in PATIENT_SIDE_ROLES:
         return actor.patient_id
     first = active_proxy_grants(actor).order_by("created_at").values_list("patient_id", flat=True)
