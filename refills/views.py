@@ -1,0 +1,143 @@
+"""Refill pages: the patient's under /patient/refills/, the care team's under /staff/refills/.
+
+Each view is its policy, then form → service or selector → render. Selectors and
+services resolve the patient or request (404 alike for missing and not yours) and
+record the audit event; no view here calls the access helpers or the recorder.
+"""
+
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from audit.context import audit_context
+from portal.access import CLINICAL_ROLES, PATIENT_SIDE_ROLES, current_patient_id, roles
+from refills import selectors, services
+from refills.forms import DecisionForm, RequestForm
+
+
+def _own(request: HttpRequest) -> uuid.UUID:
+    return current_patient_id(request)  # type: ignore[arg-type,return-value]
+
+
+@roles(*PATIENT_SIDE_ROLES)
+@require_safe
+def refills_own(request: HttpRequest) -> HttpResponse:
+    page = selectors.refills_page(
+        actor=request.user, patient_id=_own(request), context=audit_context(request)
+    )
+    return render(request, "refills/list.html", {"page": page})
+
+
+@roles(*PATIENT_SIDE_ROLES)
+@require_http_methods(["GET", "HEAD", "POST"])
+def request_new(request: HttpRequest) -> HttpResponse:
+    page = selectors.refills_page(
+        actor=request.user, patient_id=_own(request), context=audit_context(request)
+    )
+    form = RequestForm(
+        request.POST if request.method == "POST" else None,
+        medicines=page.requestable,
+        pharmacies=page.pharmacies,
+        preferred=page.preferred_pharmacy_id,
+        chosen=request.GET.get("medicine", ""),
+    )
+    if request.method == "POST" and page.may_request and form.is_valid():
+        try:
+            made = services.refill_request_create(
+                actor=request.user,  # type: ignore[arg-type]
+                patient_id=page.patient.pk,
+                medication_request_ids=form.cleaned_data["medicines"],
+                pharmacy_id=form.cleaned_data["pharmacy"],
+                comment=form.cleaned_data["comment"],
+                submit_token=form.cleaned_data["submit_token"],
+                context=audit_context(request),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Your request was sent to your care team.")
+            return redirect("my_refills:detail", request_id=made.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "refills/new.html", {"page": page, "form": form}, status=status)
+
+
+@roles(*PATIENT_SIDE_ROLES)
+@require_safe
+def detail_own(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    page = selectors.refill_page(
+        actor=request.user, request_id=request_id, context=audit_context(request)
+    )
+    return render(request, "refills/detail.html", {"page": page, "staff": False})
+
+
+@roles(*CLINICAL_ROLES)
+@require_safe
+def queue(request: HttpRequest) -> HttpResponse:
+    page = selectors.queue_page(actor=request.user, context=audit_context(request))
+    return render(request, "refills/queue.html", {"page": page})
+
+
+@roles(*CLINICAL_ROLES)
+@require_safe
+def detail_staff(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    return _staff_detail(request, request_id, DecisionForm())
+
+
+@roles(*CLINICAL_ROLES)
+@require_POST
+def review(request: HttpRequest, request_id: uuid.UUID, item_id: uuid.UUID) -> HttpResponse:
+    services.refill_item_review(
+        actor=request.user,  # type: ignore[arg-type]
+        item_id=item_id,
+        context=audit_context(request),
+    )
+    return redirect("refills:detail", request_id=request_id)
+
+
+@roles(*CLINICAL_ROLES)
+@require_POST
+def decide(request: HttpRequest, request_id: uuid.UUID, item_id: uuid.UUID) -> HttpResponse:
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.refill_item_decide(
+                actor=request.user,  # type: ignore[arg-type]
+                item_id=item_id,
+                decision=data["decision"],
+                refills=data["refills"],
+                days_supply=data["days_supply"],
+                reason_code=data["reason_code"],
+                reason_text=data["reason_text"],
+                second_factor=services.SecondFactor("totp", data["otp_token"])
+                if data["otp_token"]
+                else None,
+                context=audit_context(request),
+            )
+        except (ValidationError, PermissionDenied) as error:
+            form.add_error(
+                None, error.messages if isinstance(error, ValidationError) else str(error)
+            )
+        else:
+            messages.success(request, "Your decision is saved and is being sent to the EHR.")
+            return redirect("refills:detail", request_id=request_id)
+    return _staff_detail(request, request_id, form, failed=item_id, status=400)
+
+
+def _staff_detail(
+    request: HttpRequest,
+    request_id: uuid.UUID,
+    form: DecisionForm,
+    *,
+    failed: uuid.UUID | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    page = selectors.refill_page(
+        actor=request.user, request_id=request_id, context=audit_context(request)
+    )
+    context = {"page": page, "staff": True, "form": form, "failed": str(failed or "")}
+    return render(request, "refills/detail.html", context, status=status)
