@@ -11,8 +11,19 @@ from refills.services import Decision
 from refills.vocabulary import REFUSAL_REASONS
 
 
+class MedicinesField(forms.MultipleChoiceField):
+    """Shows what may be asked now, but passes any of the patient's active prescriptions
+    on to the service, which decides (and audits a refusal); a replayed form whose
+    medicines are now open still reaches the service and finds its first request."""
+
+    allowed: frozenset[str] = frozenset()
+
+    def valid_value(self, value: str) -> bool:
+        return value in self.allowed
+
+
 class RequestForm(forms.Form):
-    medicines = forms.MultipleChoiceField(
+    medicines = MedicinesField(
         label="Medicines",
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one medicine."},
@@ -32,6 +43,7 @@ class RequestForm(forms.Form):
         data: Any = None,
         *,
         medicines: list[Eligibility],
+        every_medicine: list[Eligibility],
         pharmacies: list[Pharmacy],
         preferred: int | None = None,
         chosen: str = "",
@@ -49,6 +61,9 @@ class RequestForm(forms.Form):
             )
             for m in medicines
         ]
+        field = self.fields["medicines"]
+        assert isinstance(field, MedicinesField)
+        field.allowed = frozenset(m.medication_request_id for m in every_medicine)
         self.fields["pharmacy"].choices = [("", "Choose a pharmacy")] + [
             (p.pk, f"{p.name}, {p.address} ({p.phone})") for p in pharmacies
         ]

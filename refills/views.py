@@ -41,6 +41,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
     form = RequestForm(
         request.POST if request.method == "POST" else None,
         medicines=page.requestable,
+        every_medicine=page.medicines,
         pharmacies=page.pharmacies,
         preferred=page.preferred_pharmacy_id,
         chosen=request.GET.get("medicine", ""),
