@@ -1,7 +1,7 @@
 """Forms of the refill pages."""
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -54,7 +54,7 @@ class RequestForm(forms.Form):
             "medicines": [chosen] if chosen else [],
         }
         super().__init__(data, initial=initial)
-        self.fields["medicines"].choices = [
+        cast(forms.ChoiceField, self.fields["medicines"]).choices = [
             (
                 m.medication_request_id,
                 f"{m.medicine} ({'renewal' if m.offer == 'renewal' else 'refill'})",
@@ -62,9 +62,9 @@ class RequestForm(forms.Form):
             for m in medicines
         ]
         field = self.fields["medicines"]
-        assert isinstance(field, MedicinesField)
-        field.allowed = frozenset(m.medication_request_id for m in every_medicine)
-        self.fields["pharmacy"].choices = [("", "Choose a pharmacy")] + [
+        if isinstance(field, MedicinesField):
+            field.allowed = frozenset(m.medication_request_id for m in every_medicine)
+        cast(forms.ChoiceField, self.fields["pharmacy"]).choices = [("", "Choose a pharmacy")] + [
             (p.pk, f"{p.name}, {p.address} ({p.phone})") for p in pharmacies
         ]
 

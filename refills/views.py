@@ -9,23 +9,34 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from accounts.models import User
 from audit.context import audit_context
 from portal.access import CLINICAL_ROLES, PATIENT_SIDE_ROLES, current_patient_id, roles
 from refills import selectors, services
 from refills.forms import DecisionForm, RequestForm
 
 
-def _own(request: HttpRequest) -> uuid.UUID:
-    return current_patient_id(request)  # type: ignore[arg-type,return-value]
+class SignedInRequest(HttpRequest):
+    """For type checking only: behind ``@roles(...)`` the user is a signed-in account."""
+
+    user: User  # type: ignore[assignment]
+
+
+def _own(request: SignedInRequest) -> uuid.UUID:
+    """Whose record the patient pages show (their own, or one they act for); 404 for none."""
+    patient_id = current_patient_id(request)  # type: ignore[arg-type]
+    if patient_id is None:
+        raise Http404
+    return patient_id
 
 
 @roles(*PATIENT_SIDE_ROLES)
 @require_safe
-def refills_own(request: HttpRequest) -> HttpResponse:
+def refills_own(request: SignedInRequest) -> HttpResponse:
     page = selectors.refills_page(
         actor=request.user, patient_id=_own(request), context=audit_context(request)
     )
@@ -34,7 +45,7 @@ def refills_own(request: HttpRequest) -> HttpResponse:
 
 @roles(*PATIENT_SIDE_ROLES)
 @require_http_methods(["GET", "HEAD", "POST"])
-def request_new(request: HttpRequest) -> HttpResponse:
+def request_new(request: SignedInRequest) -> HttpResponse:
     page = selectors.refills_page(
         actor=request.user, patient_id=_own(request), context=audit_context(request)
     )
@@ -49,7 +60,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and page.may_request and form.is_valid():
         try:
             made = services.refill_request_create(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 patient_id=page.patient.pk,
                 medication_request_ids=form.cleaned_data["medicines"],
                 pharmacy_id=form.cleaned_data["pharmacy"],
@@ -68,7 +79,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
 
 @roles(*PATIENT_SIDE_ROLES)
 @require_safe
-def detail_own(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+def detail_own(request: SignedInRequest, request_id: uuid.UUID) -> HttpResponse:
     page = selectors.refill_page(
         actor=request.user, request_id=request_id, context=audit_context(request)
     )
@@ -77,22 +88,22 @@ def detail_own(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
 
 @roles(*CLINICAL_ROLES)
 @require_safe
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: SignedInRequest) -> HttpResponse:
     page = selectors.queue_page(actor=request.user, context=audit_context(request))
     return render(request, "refills/queue.html", {"page": page})
 
 
 @roles(*CLINICAL_ROLES)
 @require_safe
-def detail_staff(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+def detail_staff(request: SignedInRequest, request_id: uuid.UUID) -> HttpResponse:
     return _staff_detail(request, request_id, DecisionForm())
 
 
 @roles(*CLINICAL_ROLES)
 @require_POST
-def review(request: HttpRequest, request_id: uuid.UUID, item_id: uuid.UUID) -> HttpResponse:
+def review(request: SignedInRequest, request_id: uuid.UUID, item_id: uuid.UUID) -> HttpResponse:
     services.refill_item_review(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         item_id=item_id,
         context=audit_context(request),
     )
@@ -101,13 +112,13 @@ def review(request: HttpRequest, request_id: uuid.UUID, item_id: uuid.UUID) -> H
 
 @roles(*CLINICAL_ROLES)
 @require_POST
-def decide(request: HttpRequest, request_id: uuid.UUID, item_id: uuid.UUID) -> HttpResponse:
+def decide(request: SignedInRequest, request_id: uuid.UUID, item_id: uuid.UUID) -> HttpResponse:
     form = DecisionForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
         try:
             services.refill_item_decide(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 item_id=item_id,
                 decision=data["decision"],
                 refills=data["refills"],
@@ -130,7 +141,7 @@ def decide(request: HttpRequest, request_id: uuid.UUID, item_id: uuid.UUID) -> H
 
 
 def _staff_detail(
-    request: HttpRequest,
+    request: SignedInRequest,
     request_id: uuid.UUID,
     form: DecisionForm,
     *,

@@ -8,6 +8,7 @@ import pytest
 
 from audit.context import AuditContext
 from patients.models import CareTeam
+from portal.access import clinic_today
 from records.ingest import ingest
 from refills import services
 from refills.models import Pharmacy, Prescriber
@@ -29,7 +30,7 @@ def prescription(
     valid_days: int = 200,
     requester: str = "Dr Carol Chen",
 ) -> dict[str, Any]:
-    today = dt.date.today()
+    today = clinic_today()
     resource: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "id": fhir_id,

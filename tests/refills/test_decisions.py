@@ -55,7 +55,8 @@ def test_a_denial_needs_a_refusal_reason(metformin_request, carol):
         reason_code="NEEDAPMT",
         reason_text="Blood test first",
     )
-    assert item.status == Status.DENIED and item.reason_label == "Patient needs appointment"
+    assert item.status == Status.DENIED
+    assert item.reason_label == "Patient needs appointment"
 
 
 @pytest.mark.parametrize("cast", ["dave", "bill", "fran", "ada", "otto", "alice", "mallory"])

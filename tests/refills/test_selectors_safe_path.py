@@ -82,7 +82,8 @@ def test_it_records_one_view_event_per_request_page(metformin_request, alice, ca
     )
     # The patient's page never carries the staff-only parts.
     if cast == "alice":
-        assert page.demographics is None and page.history == []
+        assert page.demographics is None
+        assert page.history == []
 
 
 def test_a_break_glass_view_is_high_severity(metformin_request, dave):
