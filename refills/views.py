@@ -83,7 +83,8 @@ def detail_own(request: SignedInRequest, request_id: uuid.UUID) -> HttpResponse:
     page = selectors.refill_page(
         actor=request.user, request_id=request_id, context=audit_context(request)
     )
-    return render(request, "refills/detail.html", {"page": page, "staff": False})
+    rows = [(item, None) for item in page.items]
+    return render(request, "refills/detail.html", {"page": page, "staff": False, "rows": rows})
 
 
 @roles(*CLINICAL_ROLES)
@@ -96,7 +97,7 @@ def queue(request: SignedInRequest) -> HttpResponse:
 @roles(*CLINICAL_ROLES)
 @require_safe
 def detail_staff(request: SignedInRequest, request_id: uuid.UUID) -> HttpResponse:
-    return _staff_detail(request, request_id, DecisionForm())
+    return _staff_detail(request, request_id)
 
 
 @roles(*CLINICAL_ROLES)
@@ -143,7 +144,7 @@ def decide(request: SignedInRequest, request_id: uuid.UUID, item_id: uuid.UUID) 
 def _staff_detail(
     request: SignedInRequest,
     request_id: uuid.UUID,
-    form: DecisionForm,
+    form: DecisionForm | None = None,
     *,
     failed: uuid.UUID | None = None,
     status: int = 200,
@@ -151,5 +152,12 @@ def _staff_detail(
     page = selectors.refill_page(
         actor=request.user, request_id=request_id, context=audit_context(request)
     )
-    context = {"page": page, "staff": True, "form": form, "failed": str(failed or "")}
+    # One form per medicine, each with its own element ids (labels must find their field).
+    rows = [
+        (item, form if form is not None and item.pk == failed else DecisionForm())
+        for item in page.items
+    ]
+    for item, item_form in rows:
+        item_form.auto_id = f"id_{item.pk.hex[:12]}_%s"
+    context = {"page": page, "staff": True, "rows": rows}
     return render(request, "refills/detail.html", context, status=status)
