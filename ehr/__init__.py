@@ -22,7 +22,8 @@ Modules (plain Python, no Django; they run in either virtualenv):
                   resources as transaction Bundles, seeds only what changed
 
 The server accepts two credentials: SMART tokens for the portal (read scopes,
-and create/update of Task and MedicationRequest for the refill write-back), and a random static bearer token, new on every start and kept 0600 in
+and create/update of Task and MedicationRequest for the refill write-back), and
+a random static bearer token, new on every start and kept 0600 in
 var/ehr/loader_token, with which seed.py writes. Both only ever on 127.0.0.1.
 
 Where sekmet differs from a production EHR (tests/ehr shows each):
