@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Max
+from django.http import Http404
 from django.utils import timezone
 
 from audit.actions import Action, Severity
@@ -98,7 +99,7 @@ def refills_page(
     patient = access_patient(actor=actor, patient_id=patient_id)
     proxy = proxy_grant(actor=actor, patient_id=patient.pk) is not None
     medicines = medicine_eligibility(patient=patient, proxy=proxy)
-    requests = _summaries(patient)
+    requests = _summaries(patient, hidden=_hidden_from(actor, patient))
     preferred = (
         PreferredPharmacy.objects.filter(patient=patient)
         .values_list("pharmacy_id", flat=True)
@@ -128,7 +129,14 @@ def refill_page(
     request = request_for(actor=actor, request_id=request_id)
     patient = request.patient
     preload_keys([patient.pk])
-    items = list(request.items.order_by("created_at", "id").select_related("decided_by"))
+    hidden = _hidden_from(actor, patient)
+    items = [
+        i
+        for i in request.items.order_by("created_at", "id").select_related("decided_by")
+        if i.medication_request_id not in hidden
+    ]
+    if not items:  # every medicine of it is confidential, and the reader a proxy
+        raise Http404("No such request.")
     staff = actor.role in CLINICAL_ROLES
     rules = ClinicRules.load()
     record(
@@ -143,7 +151,11 @@ def refill_page(
     return RefillPage(
         request=request,
         items=items,
-        events=list(request.events.select_related("actor")),
+        events=[
+            e
+            for e in request.events.select_related("actor")
+            if e.item_id is None or e.item_id in {i.pk for i in items}
+        ],
         history=[s for s in _summaries(patient) if s.request.pk != request.pk] if staff else [],
         demographics=PatientDemographics.objects.filter(patient=patient).first() if staff else None,
         break_glass=via_break_glass(actor=actor, patient=patient),
@@ -210,7 +222,19 @@ def reason_label(code: str) -> str:
     return REFUSAL_REASONS.get(code, "")
 
 
-def _summaries(patient: Patient) -> list[RequestSummary]:
+def _hidden_from(actor: Actor, patient: Patient) -> set[str]:
+    """The prescriptions a proxy may not see (labelled confidential by the EHR: records/labels.py):
+    requests for them are left out of a proxy's pages as the prescriptions are."""
+    if proxy_grant(actor=actor, patient_id=patient.pk) is None:
+        return set()
+    every = {r.get("id") for r in medication_request_resources(patient=patient)}
+    shown = {r.get("id") for r in medication_request_resources(patient=patient, proxy=True)}
+    return {str(i) for i in every - shown}
+
+
+def _summaries(
+    patient: Patient, hidden: set[str] | frozenset[str] = frozenset()
+) -> list[RequestSummary]:
     preload_keys([patient.pk])
     requests = list(
         RefillRequest.objects.filter(patient=patient)
@@ -218,7 +242,11 @@ def _summaries(patient: Patient) -> list[RequestSummary]:
         .prefetch_related("items")
         .order_by("-created_at")[:50]
     )
-    return [RequestSummary(r, list(r.items.all())) for r in requests]
+    summaries = [
+        RequestSummary(r, [i for i in r.items.all() if i.medication_request_id not in hidden])
+        for r in requests
+    ]
+    return [s for s in summaries if s.items]
 
 
 def _overdue(since: datetime, now: datetime) -> bool:
