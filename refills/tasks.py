@@ -6,17 +6,21 @@
 - ``refills.write_decision`` (queue ``sync``): PUTs the decision's Task (and new
   MedicationRequest) to the EHR; a failure raises, and procrastinate retries with
   growing waits. The item says "waiting for the EHR" until a write succeeds, and
-  only then "sent".
+  only then "sent". ``refills.requeue_waiting`` (every 30 minutes) queues again
+  any decision still waiting after its retries ran out.
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.template.loader import render_to_string
+from django.utils import timezone
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
+from procrastinate.exceptions import AlreadyEnqueued
 
 from accounts.models import User
 from audit.actions import Action
@@ -36,8 +40,24 @@ def notify_patient_later(*, patient_id: object) -> None:
     send_refill_notice.defer(patient_id=str(patient_id))
 
 
-def write_decision_later(*, item_id: object) -> None:
-    write_decision.defer(item_id=str(item_id))
+def write_decision_later(*, item_id: object) -> bool:
+    """Queue the write-back, in the caller's transaction; at most one waiting per item
+    (a queueing lock), so the periodic sweep adds none while a retry is pending."""
+    lock = f"refill-write:{item_id}"
+    try:
+        with transaction.atomic():  # a savepoint: the lock's unique violation stays in it
+            write_decision.configure(lock=lock, queueing_lock=lock).defer(item_id=str(item_id))
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+def waiting_requeue(*, older_than: timedelta = timedelta(minutes=30)) -> int:
+    """Queue again the write-back of items still waiting for the EHR (their job ran out of
+    retries, or was lost); the writes are PUTs, so a repeat changes nothing."""
+    cutoff = timezone.now() - older_than
+    waiting = RefillItem.objects.filter(ehr_state=EhrState.WAITING, decided_at__lt=cutoff)
+    return sum(write_decision_later(item_id=pk) for pk in waiting.values_list("pk", flat=True))
 
 
 @app.task(name="refills.send_refill_notice", queue="mail", pass_context=False)
@@ -62,6 +82,16 @@ def send_refill_notice(patient_id: str) -> None:
 def write_decision(item_id: str) -> None:
     try:
         write_decision_now(item_id)
+    finally:
+        connection.close()
+
+
+@app.periodic(cron="*/30 * * * *")
+@app.task(name="refills.requeue_waiting", queue="sync", pass_context=False)
+def requeue_waiting(timestamp: int) -> None:
+    """Every 30 minutes: no decision stays "waiting for the EHR" for good."""
+    try:
+        waiting_requeue()
     finally:
         connection.close()
 

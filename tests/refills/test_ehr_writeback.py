@@ -110,3 +110,19 @@ def test_an_ehr_that_is_down_leaves_the_decision_waiting_until_a_retry_sends_it(
 
 def test_the_write_client_asks_for_the_write_scopes_only():
     assert set(fhir.WRITE_SCOPE.split()) == {"system/Task.cu", "system/MedicationRequest.cu"}
+
+
+def test_a_decision_still_waiting_is_queued_again_once(linked, alice, carol, time_machine):
+    import datetime as dt
+
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    item = ask(alice, f"{linked}-metformin").items.get()
+    services.refill_item_decide(actor=carol, item_id=item.pk, decision="appointment")
+    jobs = ProcrastinateJob.objects.filter(task_name="refills.write_decision")
+    assert jobs.count() == 1
+    time_machine.move_to(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    assert tasks.waiting_requeue() == 0  # one is still waiting: no second
+    jobs.update(status="failed")  # its retries ran out
+    assert tasks.waiting_requeue() == 1
+    assert jobs.filter(status="todo").count() == 1
