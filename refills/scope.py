@@ -32,11 +32,20 @@ def request_for(*, actor: Actor, request_id: uuid.UUID, lock: bool = False) -> R
     return found
 
 
-def item_for(*, actor: Actor, item_id: uuid.UUID, lock: bool = False) -> RefillItem:
-    """An item for the care team to work on: clinicians only, 404 alike otherwise."""
+def item_for(
+    *,
+    actor: Actor,
+    item_id: uuid.UUID,
+    request_id: uuid.UUID | None = None,
+    lock: bool = False,
+) -> RefillItem:
+    """An item for the care team to work on (of that request, when given): clinicians
+    only, 404 alike otherwise."""
     if actor.role not in CLINICAL_ROLES:
         raise Http404("No such request.")
     rows = RefillItem.objects.filter(pk=item_id, patient__in=clinical_patients(actor))
+    if request_id is not None:
+        rows = rows.filter(request_id=request_id)
     if lock:
         rows = rows.select_for_update(of=("self",))
     found = rows.select_related("request").first()

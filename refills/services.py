@@ -146,11 +146,15 @@ def refill_request_create(
 
 
 def refill_item_review(
-    *, actor: User, item_id: uuid.UUID, context: AuditContext | None = None
+    *,
+    actor: User,
+    item_id: uuid.UUID,
+    request_id: uuid.UUID | None = None,
+    context: AuditContext | None = None,
 ) -> RefillItem:
     """A nurse or physician takes a requested medicine into review (prepares it)."""
     with transaction.atomic():
-        item = item_for(actor=actor, item_id=item_id, lock=True)
+        item = item_for(actor=actor, item_id=item_id, request_id=request_id, lock=True)
         if item.status != Status.REQUESTED:
             return item
         now = timezone.now()
@@ -173,6 +177,7 @@ def refill_item_decide(
     actor: User,
     item_id: uuid.UUID,
     decision: str,
+    request_id: uuid.UUID | None = None,
     refills: int | None = None,
     days_supply: int | None = None,
     reason_code: str = "",
@@ -194,7 +199,7 @@ def refill_item_decide(
     if decision == Decision.DENY and reason_code not in REFUSAL_REASONS:
         raise ValidationError("Choose a reason for the denial.")
     with transaction.atomic():
-        item = item_for(actor=actor, item_id=item_id, lock=True)
+        item = item_for(actor=actor, item_id=item_id, request_id=request_id, lock=True)
         if item.status not in OPEN_STATUSES:
             raise ValidationError("This medicine has been decided already.")
         if decision == Decision.APPROVE and not _high_risk_confirmed(actor, item, second_factor):

@@ -106,6 +106,7 @@ def review(request: SignedInRequest, request_id: uuid.UUID, item_id: uuid.UUID) 
     services.refill_item_review(
         actor=request.user,
         item_id=item_id,
+        request_id=request_id,
         context=audit_context(request),
     )
     return redirect("refills:detail", request_id=request_id)
@@ -121,6 +122,7 @@ def decide(request: SignedInRequest, request_id: uuid.UUID, item_id: uuid.UUID) 
             services.refill_item_decide(
                 actor=request.user,
                 item_id=item_id,
+                request_id=request_id,
                 decision=data["decision"],
                 refills=data["refills"],
                 days_supply=data["days_supply"],

@@ -138,3 +138,15 @@ def test_the_care_team_works_the_queue_and_the_patient_sees_the_outcome(
     assert "waiting for the EHR" in html
     assert "Denied" in html
     assert "Patient needs appointment" in html
+
+
+def test_an_item_posted_under_another_request_is_a_404(client, alice_medicines, alice, carol):
+    first = ask(alice, "med-metformin")
+    other = ask(alice, "med-lisinopril")
+    sign_in_fully(client, carol)
+    item = first.items.get()
+    response = client.post(
+        f"/staff/refills/{other.pk}/items/{item.pk}/decide/", {"decision": "appointment"}
+    )
+    assert response.status_code == 404
+    assert RefillItem.objects.get(pk=item.pk).status == Status.REQUESTED
