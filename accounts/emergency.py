@@ -116,6 +116,12 @@ def break_glass_open(
     return grant
 
 
+def fresh_second_factor(*, user: User, method: str, token: str) -> bool:
+    """A fresh authenticator or backup code for a sensitive act (refills' high-risk
+    approvals): the same rules as break-glass, in the caller's transaction."""
+    return _break_glass_code_accepted(user=user, method=method, token=token) is not None
+
+
 def _break_glass_code_accepted(*, user: User, method: str, token: str) -> Device | None:
     """Check a break-glass code without touching the device's sign-in throttle.
 

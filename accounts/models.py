@@ -27,6 +27,10 @@ ADMIN_MANAGED_MODELS = frozenset(
         "appointments.visittype",
         "appointments.weeklytemplate",
         "appointments.scheduleexception",
+        # The refill set-up; never requests (the comment and medicines are PHI).
+        "refills.pharmacy",
+        "refills.medicinerule",
+        "refills.prescriber",
     }
 )
 # Models of other apps that administrators may only look at: the EHR sync's

@@ -71,6 +71,14 @@ class Action(models.TextChoices):
     WAITLIST_JOIN = "appointment.waitlist_join", "Asked to be offered an earlier appointment"
     WAITLIST_OFFER = "appointment.waitlist_offer", "Earlier appointment offered from the waitlist"
     WAITLIST_ACCEPT = "appointment.waitlist_accept", "Waitlist offer accepted"
+    REFILL_LIST = "refill.list", "Refill requests listed"
+    REFILL_VIEW = "refill.view", "Refill request viewed"
+    REFILL_REQUEST = "refill.request", "Refill or renewal requested"
+    REFILL_REFUSED = "refill.refused", "Refill request refused (not requestable)"
+    REFILL_REVIEW = "refill.review", "Refill request taken into review"
+    REFILL_DECIDE = "refill.decide", "Refill request decided"
+    REFILL_EHR_WRITE = "refill.ehr_write", "Refill decision written to the EHR"
+    REFILL_QUEUE = "refill.queue", "Refill queue viewed"
 
 
 class Outcome(models.TextChoices):

@@ -21,8 +21,9 @@ Modules (plain Python, no Django; they run in either virtualenv):
     seed.py       a stdlib-only FHIR writer: waits for the server, loads
                   resources as transaction Bundles, seeds only what changed
 
-The server accepts two credentials: SMART tokens for the portal (read scopes
-only), and a random static bearer token, new on every start and kept 0600 in
+The server accepts two credentials: SMART tokens for the portal (read scopes,
+and create/update of Task and MedicationRequest for the refill write-back), and
+a random static bearer token, new on every start and kept 0600 in
 var/ehr/loader_token, with which seed.py writes. Both only ever on 127.0.0.1.
 
 Where sekmet differs from a production EHR (tests/ehr shows each):

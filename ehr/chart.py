@@ -421,11 +421,24 @@ class Chart:
         *,
         status: str,
         authored: int,
-        reason: str,
+        reason: str | None,
         prescriber: str,
         why_stopped: str | None = None,
+        repeats: int | None = None,
+        valid_until: int | None = None,
     ) -> None:
+        """``repeats``: refills allowed; ``valid_until``: days before the anchor the
+        prescription stops being valid (negative: after it)."""
         extra: dict[str, Any] = {"statusReason": {"text": why_stopped}} if why_stopped else {}
+        if reason:
+            extra["reasonReference"] = [_ref("Condition", self.id("cond", reason))]
+        dispense: dict[str, Any] = {}
+        if valid_until is not None:
+            dispense["validityPeriod"] = {"start": self.day(authored), "end": self.day(valid_until)}
+        if repeats is not None:
+            dispense["numberOfRepeatsAllowed"] = repeats
+        if dispense:
+            extra["dispenseRequest"] = dispense
         self.add(
             "MedicationRequest",
             "med",
@@ -436,7 +449,6 @@ class Chart:
             subject=self.subject,
             authoredOn=self.day(authored),
             requester={"display": prescriber},
-            reasonReference=[_ref("Condition", self.id("cond", reason))],
             dosageInstruction=[{"text": dosage}],
             **extra,
         )

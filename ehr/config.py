@@ -29,7 +29,12 @@ PORTAL_READ_TYPES = (
     "Immunization",
     "DocumentReference",
 )
-PORTAL_SCOPE = " ".join(f"system/{name}.rs" for name in PORTAL_READ_TYPES)
+PORTAL_READ_SCOPE = " ".join(f"system/{name}.rs" for name in PORTAL_READ_TYPES)
+# What the portal writes back (refill decisions): Tasks and new MedicationRequests, at
+# ids of its own choosing (PUT: create or update), and nothing else.
+PORTAL_WRITE_TYPES = ("Task", "MedicationRequest")
+PORTAL_WRITE_SCOPE = " ".join(f"system/{name}.cu" for name in PORTAL_WRITE_TYPES)
+PORTAL_SCOPE = f"{PORTAL_READ_SCOPE} {PORTAL_WRITE_SCOPE}"
 TOKEN_LIFETIME = 900
 
 

@@ -205,6 +205,7 @@ def alice_chart(anchor: dt.date = ANCHOR) -> list[Resource]:
         "metformin", "6809", "metformin", "Metformin 1000 mg oral tablet",
         "Take 1 tablet by mouth twice a day with breakfast and the evening meal.",
         status="active", authored=700, reason="diabetes", prescriber=CAROL,
+        repeats=5, valid_until=-300,
     )
     c.medication(
         "glipizide", "4815", "glipizide", "Glipizide 5 mg oral tablet",
@@ -216,11 +217,13 @@ def alice_chart(anchor: dt.date = ANCHOR) -> list[Resource]:
         "lisinopril", "29046", "lisinopril", "Lisinopril 20 mg oral tablet",
         "Take 1 tablet by mouth once a day.",
         status="active", authored=900, reason="hypertension", prescriber=CAROL,
+        repeats=3, valid_until=-200,
     )
     c.medication(
         "atorvastatin", "83367", "atorvastatin", "Atorvastatin 40 mg oral tablet",
         "Take 1 tablet by mouth at bedtime.",
         status="active", authored=700, reason="hyperlipidemia", prescriber=CAROL,
+        repeats=2, valid_until=30,
     )
     c.medication(
         "levothyroxine-50", "10582", "levothyroxine", "Levothyroxine 50 mcg oral tablet",
@@ -232,6 +235,14 @@ def alice_chart(anchor: dt.date = ANCHOR) -> list[Resource]:
         "levothyroxine-75", "10582", "levothyroxine", "Levothyroxine 75 mcg oral tablet",
         "Take 1 tablet by mouth every morning on an empty stomach.",
         status="active", authored=470, reason="hypothyroidism", prescriber=CAROL,
+        repeats=0, valid_until=-100,
+    )
+    # A Schedule II opioid after the hospital stay: never refillable online.
+    c.medication(
+        "oxycodone", "7804", "oxycodone", "Oxycodone 5 mg oral tablet",
+        "Take 1 tablet by mouth every 6 hours if needed for pain.",
+        status="active", authored=130, reason=None, prescriber=ER_DOCTOR,
+        repeats=0, valid_until=-30,
     )
     c.medication(
         "azithromycin", "18631", "azithromycin", "Azithromycin 250 mg oral tablet",

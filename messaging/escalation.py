@@ -14,6 +14,7 @@
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -49,6 +50,13 @@ def _holidays() -> set[date]:
     return {
         date.fromisoformat(d.strip()) for d in settings.MESSAGING_HOLIDAYS.split(",") if d.strip()
     }
+
+
+def working_day_hours() -> float:
+    """How long one working day of the clinic is, in hours."""
+    opens, closes = _working_window()
+    day = date(2000, 1, 3)
+    return (datetime.combine(day, closes) - datetime.combine(day, opens)) / timedelta(hours=1)
 
 
 def working_hours_between(start: datetime, end: datetime) -> float:
@@ -133,6 +141,31 @@ def away_now(user_id: uuid.UUID, now: datetime | None = None) -> Absence | None:
     )
 
 
+def delegate_of(absence: Absence, now: datetime | None = None) -> User | None:
+    """The absence's delegate, if they are active and not away themselves."""
+    delegate = absence.delegate
+    if delegate is None or not delegate.is_active or away_now(delegate.pk, now):
+        return None
+    return delegate
+
+
+def stand_in(
+    person: User | None, *, may_hold: Callable[[User], bool], now: datetime | None = None
+) -> User | None:
+    """Who should hold work meant for ``person`` now (refills route through this too).
+
+    The person, unless they are away; while away, their delegate when the delegate
+    may hold the work and is not away too; otherwise None (back to the pool).
+    """
+    if person is None or not person.is_active:
+        return None
+    absence = away_now(person.pk, now)
+    if absence is None:
+        return person if may_hold(person) else None
+    delegate = delegate_of(absence, now)
+    return delegate if delegate is not None and may_hold(delegate) else None
+
+
 def may_hold(person: User, thread: Thread) -> bool:
     """Whether the person could open the thread where it is (its pool, their role)."""
     if thread.pool == Pool.CLINICAL:
@@ -150,9 +183,7 @@ def absences_apply(*, now: datetime | None = None) -> int:
     moved = 0
     current = Absence.objects.filter(starts_at__lte=now, ends_at__gt=now).select_related("delegate")
     for absence in current:
-        delegate = absence.delegate
-        if delegate is not None and (not delegate.is_active or away_now(delegate.pk, now)):
-            delegate = None
+        delegate = delegate_of(absence, now)
         with transaction.atomic():
             threads = Thread.objects.select_for_update().filter(
                 Q(assigned_to_id=absence.user_id), status=Status.OPEN

@@ -307,6 +307,7 @@ PROCRASTINATE_IMPORT_PATHS = [
     "invitations.tasks",
     "messaging.tasks",
     "appointments.tasks",
+    "refills.tasks",
 ]
 
 # --- Appointments ----------------------------------------------------------------
@@ -316,6 +317,33 @@ PORTAL_VIDEO_ROOM_URL = env("PORTAL_VIDEO_ROOM_URL", "https://video.clinic.inval
 PORTAL_REMINDER_HOURS = [
     int(h) for h in env("PORTAL_REMINDER_HOURS", "72,24").split(",") if h.strip()
 ]
+
+# --- Prescription refills ----------------------------------------------------------
+# RxNorm codes never refilled online (controlled substances; the administrator adds
+# more in the admin, refills.MedicineRule). The default: common Schedule II-IV
+# ingredients, oxycodone (7804) among them.
+REFILLS_CONTROLLED_RXNORM = frozenset(
+    c.strip()
+    for c in env(
+        "REFILLS_CONTROLLED_RXNORM",
+        "7804,5489,7052,4337,3423,6813,10689,2670,596,6470,2598,39993,725,6901",
+    ).split(",")
+    if c.strip()
+)
+# RxNorm codes that need a visit before each refill, and those whose approval asks
+# for a fresh second factor (warfarin, 11289, by default).
+REFILLS_NEEDS_VISIT_RXNORM = frozenset(
+    c.strip() for c in env("REFILLS_NEEDS_VISIT_RXNORM").split(",") if c.strip()
+)
+REFILLS_HIGH_RISK_RXNORM = frozenset(
+    c.strip() for c in env("REFILLS_HIGH_RISK_RXNORM", "11289").split(",") if c.strip()
+)
+# Days between two requests for the same prescription.
+REFILLS_MIN_INTERVAL_DAYS = envint("REFILLS_MIN_INTERVAL_DAYS", 20)
+# Business days (the clinic's working days) before an open request is flagged overdue.
+REFILLS_OVERDUE_BUSINESS_DAYS = envint("REFILLS_OVERDUE_BUSINESS_DAYS", 2)
+# The scope the decision write-back asks for (default: refills.fhir.WRITE_SCOPE).
+REFILLS_FHIR_SCOPE = env("REFILLS_FHIR_SCOPE")
 
 # --- Second factor ---------------------------------------------------------
 OTP_TOTP_ISSUER = "Carebridge"

@@ -16,6 +16,8 @@ urlpatterns = [
     path("staff/messages/", include("messaging.urls")),
     path("patient/appointments/", include("appointments.patient_urls")),
     path("staff/schedule/", include("appointments.urls")),
+    path("patient/refills/", include("refills.patient_urls")),
+    path("staff/refills/", include("refills.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),

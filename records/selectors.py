@@ -53,6 +53,7 @@ from records.presenters import (
     unattached_notes,
     visits,
 )
+from records.signals import medications_shown
 from records.types import SHORT_NAMES
 
 OBSERVATION = ResourceType.OBSERVATION
@@ -180,6 +181,9 @@ class VisitsPage(RecordPage):
 @dataclass(frozen=True)
 class MedicationsPage(RecordPage):
     medications: list[Item]
+    # What other features say about each prescription, by FHIR id (records/signals.py:
+    # refills answers "can be refilled online, or why not" on the patient's own page).
+    notes: dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -316,10 +320,39 @@ def medications_page(
 ) -> MedicationsPage:
     subject = _subject(actor=actor, patient_id=patient_id)
     items = _items(subject, MEDICATIONS)
+    notes: dict[str, object] = {}
+    if subject.own:
+        for _receiver, answer in medications_shown.send(
+            sender=MedicationsPage, patient=subject.patient, proxy=subject.proxy is not None
+        ):
+            notes.update(answer or {})
     return MedicationsPage(
         medications=active_first(items[MEDICATION_REQUEST] + items[MEDICATION_STATEMENT]),
+        notes=notes,
         **_viewed(actor, subject, MEDICATIONS, context),
     )
+
+
+def medication_request_resources(*, patient: Patient, proxy: bool = False) -> list[dict]:
+    """The patient's stored MedicationRequests as the EHR sent them (decrypted).
+
+    For other features (refills) after their own access check and audit event:
+    this records nothing and checks nothing. ``proxy`` leaves out resources the
+    EHR labelled confidential, as the pages do.
+    """
+    preload_keys([patient.pk])
+    rows = FhirRecord.objects.filter(patient_id=patient.pk, resource_type=MEDICATION_REQUEST).only(
+        "id", "patient_id", "resource_type", "fhir_id", "resource"
+    )
+    found = []
+    for row in rows:
+        resource = row.resource
+        if not isinstance(resource, dict) or (proxy and is_confidential(resource)):
+            continue
+        if resource.get("status") == "entered-in-error":
+            continue
+        found.append(resource)
+    return found
 
 
 def allergies_page(

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+import simplejson
 
 from portal.fhir.auth import BackendServicesAuth, SmartConfig
 from portal.fhir.breaker import CircuitBreaker
@@ -26,6 +27,7 @@ __all__ = ["FhirClient", "FhirConfig", "validate"]
 _system_random = random.SystemRandom()
 # Resource type names are also path segments and module names; nothing else passes.
 _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 def full_jitter(ceiling: float) -> float:
@@ -121,6 +123,31 @@ class FhirClient:
             yield from _entry_resources(bundle)
             url = self._next_url(bundle, fetched)
 
+    def put(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """Create or update one resource at its own id (PUT): the server's stored copy.
+
+        PUT, not POST: a write the job queue repeats after a lost answer lands on
+        the same id instead of making a second resource. Validated (R4B) before it
+        leaves; the same retries, breaker and token handling as reads.
+        """
+        resource_type, resource_id = resource.get("resourceType"), resource.get("id")
+        if not isinstance(resource_type, str) or not _RESOURCE_TYPE.fullmatch(resource_type):
+            raise FhirError("config")
+        if not isinstance(resource_id, str) or not _RESOURCE_ID.fullmatch(resource_id):
+            raise FhirError("config")
+        validate(resource)
+        url = self._base.join(f"{resource_type}/{resource_id}")
+        body = self._send(url, "PUT", simplejson.dumps(resource, use_decimal=True).encode())
+        try:
+            data = parse_json(body) if body else {}
+            if data and data.get("resourceType") != resource_type:
+                raise FhirError("wrong_type")
+        except FhirError:
+            self.breaker.record_failure()
+            raise
+        self.breaker.record_success()
+        return data
+
     def _next_url(self, bundle: dict[str, Any], fetched: set[str]) -> httpx.URL | None:
         links = bundle.get("link") or []
         hrefs = [
@@ -159,12 +186,15 @@ class FhirClient:
         return data
 
     def _get(self, url: httpx.URL) -> bytes:
+        return self._send(url, "GET")
+
+    def _send(self, url: httpx.URL, method: str, content: bytes | None = None) -> bytes:
         refreshed = False
         retries = 0
         while True:
             self.breaker.before_call()
             try:
-                status, body = self._attempt(url)
+                status, body = self._attempt(url, method, content)
             except _Retryable as failure:
                 self.breaker.record_failure()
                 if retries >= self.config.max_retries:
@@ -175,7 +205,7 @@ class FhirClient:
             except FhirError:
                 self.breaker.record_failure()
                 raise
-            if status == 200:
+            if status == 200 or (method == "PUT" and status == 201):
                 return body
             # A refusal still shows the server is up (and ends a half-open probe).
             self.breaker.record_success()
@@ -188,19 +218,23 @@ class FhirClient:
             raise FhirError("unauthorized" if status == 401 else "http_status", status=status)
             return body
 
-    def _attempt(self, url: httpx.URL) -> tuple[int, bytes]:
+    def _attempt(
+        self, url: httpx.URL, method: str = "GET", content: bytes | None = None
+    ) -> tuple[int, bytes]:
         headers = {"Accept": "application/fhir+json"}
+        if content is not None:
+            headers["Content-Type"] = "application/fhir+json"
         if self.auth is not None:
             headers["Authorization"] = f"Bearer {self.auth.token()}"
         deadline = self._clock() + self.config.total_timeout
         try:
-            with self._http.stream("GET", url, headers=headers) as response:
+            with self._http.stream(method, url, headers=headers, content=content) as response:
                 status = response.status_code
                 if status == 429 or status >= 500:
                     reason = "rate_limited" if status == 429 else "server_error"
                     wait = _retry_after(response.headers.get("Retry-After"))
                     raise _Retryable(reason, status=status, wait=wait)
-                if status != 200:
+                if status not in (200, 201):
                     return status, b""
                 body = read_body(
                     response,

@@ -17,3 +17,9 @@ def quantity(value: Any) -> str:
 @register.filter
 def when(value: Any) -> str:
     return presenters.when(str(value or ""))
+
+
+@register.filter
+def note_for(notes: dict[str, Any], key: str) -> Any:
+    """``notes|note_for:item.fhir_id``: what another feature says about this entry."""
+    return notes.get(key) if notes else None

@@ -183,6 +183,40 @@ APPOINTMENT_PAGES = [
 ]
 
 
+def _refill_request(cast):
+    from refills.models import Pharmacy
+    from tests.refills.conftest import ALICE_FHIR, ALICE_MEDICINES, ask, store
+
+    alice, carol = cast["alice"], cast["carol"]
+    team = CareTeam.objects.create(name="Refills ward")
+    team.members.add(carol)
+    team.patients.add(alice.patient)
+    store(alice.patient, ALICE_FHIR, ALICE_MEDICINES)
+    Pharmacy.objects.create(name="Corner", address="1 Main St", phone="555", ncpdp_id="1234567")
+    return ask(alice, "med-metformin", "med-lisinopril")
+
+
+def refills_form_page(portal, cast):
+    _refill_request(cast)
+    portal.sign_in_fully(cast["alice"])
+    portal.goto("/patient/refills/new/")
+    portal.page.get_by_role("button", name="Send request").click()  # with its errors shown
+    expect(portal.page.get_by_text("Choose at least one medicine.")).to_be_visible()
+
+
+def refills_status_page(portal, cast):
+    request = _refill_request(cast)
+    portal.sign_in_fully(cast["alice"])
+    portal.goto(f"/patient/refills/{request.pk}/")
+
+
+def refills_staff_pages(portal, cast):
+    request = _refill_request(cast)
+    portal.sign_in_fully(cast["carol"])
+    portal.goto("/staff/refills/")
+    portal.goto(f"/staff/refills/{request.pk}/")
+
+
 PAGES = [
     sign_in_page,
     sign_in_page_with_an_error,
@@ -198,6 +232,9 @@ PAGES = [
     messages_thread_page,
     messages_staff_thread_page,
     *APPOINTMENT_PAGES,
+    refills_form_page,
+    refills_status_page,
+    refills_staff_pages,
 ]
 
 

@@ -12,6 +12,7 @@ from ehr import config
 from portal.fhir import SmartConfig
 from portal.fhir.auth import load_signing_key
 from records.sync import default_scope
+from refills.fhir import WRITE_SCOPE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +66,7 @@ def test_the_demo_ehr_registers_every_scope_the_portal_asks_for():
     assert set(default_scope().split()) <= set(config.PORTAL_SCOPE.split())
 
 
-def test_the_demo_ehr_accepts_only_the_read_scopes_the_portal_asks_for(tmp_path):
+def test_the_demo_ehr_accepts_only_the_scopes_the_portal_asks_for(tmp_path):
     settings = config.sekmet_settings(
         port=1, data_dir=tmp_path, certfile=tmp_path / "c", keyfile=tmp_path / "k",
         client_jwks={"keys": []}, loader_token="t",
@@ -73,6 +74,11 @@ def test_the_demo_ehr_accepts_only_the_read_scopes_the_portal_asks_for(tmp_path)
 
     (client,) = settings["server_auth"]["smart_clients"]
     assert client["scopes"] == config.PORTAL_SCOPE
-    assert all(scope.endswith(".rs") for scope in client["scopes"].split())
+    # Read and search everything it shows; create/update only the refill write-back's
+    # Task and MedicationRequest (refills.fhir.WRITE_SCOPE), never delete.
+    scopes = client["scopes"].split()
+    writes = {scope for scope in scopes if not scope.endswith(".rs")}
+    assert writes == {"system/Task.cu", "system/MedicationRequest.cu"}
+    assert set(WRITE_SCOPE.split()) == writes
     assert settings["host"] == "127.0.0.1"
     assert settings["simulator"] == {"enabled": False}

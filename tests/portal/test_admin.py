@@ -96,6 +96,7 @@ def test_it_offers_administrators_no_clinical_app(client, ada):
         "records",
         "invitations",  # ids, states and who invited; never a name
         "appointments",
+        "refills",  # pharmacies, medicine rules, prescribers; never a request
     }
     assert "audit" not in apps
     # Of the patients app, care teams only: never the patient or their demographics.
@@ -113,4 +114,11 @@ def test_it_offers_administrators_no_clinical_app(client, ada):
         "VisitType",
         "WeeklyTemplate",
         "ScheduleException",
+    }
+    # Of refills, the set-up only: never a request (the comment and medicines are PHI).
+    refills = next(app for app in app_list if app["app_label"] == "refills")
+    assert {m["object_name"] for m in refills["models"]} == {
+        "Pharmacy",
+        "MedicineRule",
+        "Prescriber",
     }

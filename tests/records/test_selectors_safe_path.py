@@ -28,9 +28,11 @@ from tests.records import builders
 # required argument not named here fails below until it is given a sample value.
 SAMPLE_ARGUMENTS = {"key": trend_key({"system": "http://loinc.org", "code": "4548-4"})}
 AUDITED = {Action.RECORD_VIEW, Action.RECORD_DOWNLOAD}
-# Public functions that take a Patient object, reviewed: what they return is not the
-# patient's data (sync metadata), and records.sync needs them without an actor.
-TAKES_A_PATIENT = {"last_synced"}
+# Public functions that take a Patient object, reviewed: last_synced returns sync
+# metadata (records.sync needs it without an actor); medication_request_resources
+# returns prescriptions to refills, whose selectors and services resolve the patient
+# and record their own event first (tests/refills/test_selectors_safe_path.py).
+TAKES_A_PATIENT = {"last_synced", "medication_request_resources"}
 
 
 def _public_functions():

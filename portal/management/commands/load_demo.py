@@ -9,7 +9,8 @@ seeds it with the same ids), with demographics taken from those Patient
 resources, and put on one care team with Dr Chen and Nurse Park, so that
 signing in shows real-looking records without any manual step. The demo clinicians
 get weekly hours at a demo clinic (appointments/demo.py), so there are open slots
-for the next 90 days, and alice a booked follow-up.
+for the next 90 days, and alice a booked follow-up; the clinic gets a pharmacy
+directory and Dr Chen is the prescriber of alice's demo prescriptions (refills/demo.py).
 
 It lives in the shell (portal), not in accounts: it seeds every app at once,
 from accounts to records and the demo EHR.
@@ -47,6 +48,7 @@ from patients.models import CareTeam, PatientDemographics, ProxyGrant
 from portal.access import EMAIL_OTP_ROLES, Role, clinic_today
 from portal.crypto.scope import key_scope
 from records.demographics import from_fhir_patient
+from refills.demo import demo_refills_load
 
 # Demo patient → their id on the demo EHR.
 DEMO_EHR_IDS = {"alice": demo_data.ALICE, "mallory": demo_data.MALLORY}
@@ -107,6 +109,7 @@ class Command(BaseCommand):
             self._grant_demo_guardian()
             self._demo_messages()
             demo_schedule_load()
+            demo_refills_load()
             invited = self._invite_demo_patient(
                 next((a for a in known.values() if a.get("role") == "patient (invited)"), None)
             )
