@@ -71,6 +71,14 @@ class Action(models.TextChoices):
     WAITLIST_JOIN = "appointment.waitlist_join", "Asked to be offered an earlier appointment"
     WAITLIST_OFFER = "appointment.waitlist_offer", "Earlier appointment offered from the waitlist"
     WAITLIST_ACCEPT = "appointment.waitlist_accept", "Waitlist offer accepted"
+    BILL_VIEW = "bill.view", "Statements or payments viewed"
+    BILL_STATEMENT_ISSUE = "bill.statement_issue", "Statement created and issued"
+    BILL_STATEMENT_IMPORT = "bill.statement_import", "Statement imported"
+    BILL_CHECKOUT = "bill.checkout", "Online payment started (Checkout Session)"
+    BILL_PAYMENT = "bill.payment", "Payment posted to the ledger"
+    BILL_REFUND = "bill.refund", "Refund posted to the ledger"
+    BILL_ADJUSTMENT = "bill.adjustment", "Adjustment posted to the ledger"
+    BILL_DISPUTE = "bill.dispute", "Dispute posted to the ledger"
 
 
 class Outcome(models.TextChoices):

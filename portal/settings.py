@@ -307,6 +307,7 @@ PROCRASTINATE_IMPORT_PATHS = [
     "invitations.tasks",
     "messaging.tasks",
     "appointments.tasks",
+    "billing.tasks",
 ]
 
 # --- Appointments ----------------------------------------------------------------
@@ -316,6 +317,21 @@ PORTAL_VIDEO_ROOM_URL = env("PORTAL_VIDEO_ROOM_URL", "https://video.clinic.inval
 PORTAL_REMINDER_HOURS = [
     int(h) for h in env("PORTAL_REMINDER_HOURS", "72,24").split(",") if h.strip()
 ]
+
+# --- Bill pay (Stripe Checkout; card data never reaches the portal) -------------
+# Unset secret key: online payment is off (statements still show). STRIPE_API_BASE
+# points the client at a local Stripe-compatible server, in development only.
+STRIPE_SECRET_KEY = envsecret("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = envsecret("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = "" if PRODUCTION else env("STRIPE_API_BASE")
+# Signed webhooks older than this (seconds) are refused (replays).
+STRIPE_WEBHOOK_TOLERANCE = envint("STRIPE_WEBHOOK_TOLERANCE", 300)
+BILLING_CURRENCY = env("BILLING_CURRENCY", "usd")
+# The smallest online payment a patient may make, in minor units (cents).
+BILLING_MIN_PAYMENT = envint("BILLING_MIN_PAYMENT", 500)
+# A Pay click within this many seconds of an open Checkout Session for the same amount
+# reuses it (a double click makes one session).
+BILLING_CHECKOUT_REUSE_SECONDS = envint("BILLING_CHECKOUT_REUSE_SECONDS", 1800)
 
 # --- Second factor ---------------------------------------------------------
 OTP_TOTP_ISSUER = "Carebridge"
