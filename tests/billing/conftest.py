@@ -180,7 +180,7 @@ class Recorder:
         self.requests: list[dict] = []
 
     def session(self, form: dict) -> dict:
-        number = len(self.requests)
+        number = len(self.requests) - 1
         return {
             "id": f"cs_test_{number}",
             "object": "checkout.session",
