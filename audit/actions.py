@@ -79,6 +79,8 @@ class Action(models.TextChoices):
     BILL_REFUND = "bill.refund", "Refund posted to the ledger"
     BILL_ADJUSTMENT = "bill.adjustment", "Adjustment posted to the ledger"
     BILL_DISPUTE = "bill.dispute", "Dispute posted to the ledger"
+    BILL_PLAN = "bill.plan", "Payment plan started, activated, completed or in default"
+    BILL_INSTALLMENT_FAILED = "bill.installment_failed", "Payment plan installment charge failed"
 
 
 class Outcome(models.TextChoices):

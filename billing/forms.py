@@ -44,6 +44,10 @@ class PayForm(forms.Form):
         return int(self.cleaned_data["amount"])
 
 
+class PlanForm(forms.Form):
+    monthly_amount = AmountField(label="Monthly payment")
+
+
 class MrnForm(forms.Form):
     mrn = forms.CharField(label="Medical record number", max_length=64)
 

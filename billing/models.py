@@ -142,3 +142,68 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return self.event_id
+
+
+class PaymentPlan(models.Model):
+    """A statement paid in monthly installments, charged off-session to a card the patient
+    saved on Stripe (Checkout in setup mode). Only Stripe's ids are kept, never card data."""
+
+    class Status(models.TextChoices):
+        AWAITING_CARD = "awaiting_card", "Waiting for the card"
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+        DEFAULT = "default", "In default"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="plans")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT)
+    monthly_amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.AWAITING_CARD)
+    setup_session_id = models.CharField(max_length=255, unique=True)
+    setup_url = models.URLField(max_length=2000)
+    customer_id = models.CharField(max_length=255)
+    payment_method_id = models.CharField(max_length=255, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["statement"],
+                condition=Q(status__in=["awaiting_card", "active"]),
+                name="billing_one_open_plan_per_statement",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.pk)
+
+
+class Installment(models.Model):
+    class Status(models.TextChoices):
+        DUE = "due", "Due"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed (no tries left)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(PaymentPlan, on_delete=models.PROTECT, related_name="installments")
+    number = models.PositiveSmallIntegerField()
+    amount = models.BigIntegerField()
+    due_on = models.DateField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DUE)
+    # Tries so far; the next one is not before next_try_on.
+    tries = models.PositiveSmallIntegerField(default=0)
+    next_try_on = models.DateField()
+    payment_intent = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="billing_installment_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id}#{self.number}"

@@ -20,7 +20,7 @@ from audit.actions import Action, Severity
 from audit.context import AuditContext
 from audit.services import record
 from billing import money
-from billing.models import LedgerEntry, LineItem, Statement
+from billing.models import Installment, LedgerEntry, LineItem, PaymentPlan, Statement
 from patients.models import Patient, PatientDemographics
 from portal.access import BILLING_ROLES, Actor, access_patient_for_billing
 from portal.crypto.selectors import preload_keys
@@ -64,6 +64,17 @@ class StatementView:
     issued_at: datetime | None
     total: int
     balance: int
+    # The latest payment plan's status ("" without one); "default" is flagged to staff.
+    plan_status: str = ""
+
+
+@dataclass(frozen=True)
+class InstallmentView:
+    number: int
+    amount: int
+    due_on: date
+    status: str
+    tries: int
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,7 @@ class StatementPage:
     statement: StatementView
     items: list[ItemView]
     entries: list[EntryView]
+    installments: list[InstallmentView]
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,8 @@ class ReconciliationPage:
     entries: list[EntryView]
     totals: dict[str, int]
     differences: list[Difference]
+    # Statements whose payment plan is in default (number, patient id).
+    defaults: list[tuple[str, uuid.UUID]]
 
 
 def balance_due(
@@ -187,6 +201,12 @@ def statement_page(
         statement=_statement_views([statement])[0],
         items=items,
         entries=views,
+        installments=[
+            InstallmentView(i.number, i.amount, i.due_on, i.get_status_display(), i.tries)
+            for i in Installment.objects.filter(plan__statement=statement).order_by(
+                "-plan__created_at", "number"
+            )
+        ],
     )
 
 
@@ -274,6 +294,12 @@ def reconciliation_page(
         entries=[_entry(r, staff=True, numbers={r.statement_id: r.statement.number}) for r in rows],
         totals=totals,
         differences=differences,
+        defaults=[
+            (p.statement.number, p.patient_id)
+            for p in PaymentPlan.objects.filter(status=PaymentPlan.Status.DEFAULT).select_related(
+                "statement"
+            )
+        ],
     )
 
 
@@ -304,6 +330,9 @@ def _statement_views(statements) -> list[StatementView]:  # type: ignore[no-unty
         .values_list("statement_id")
         .annotate(Sum("amount"))
     )
+    plans: dict[uuid.UUID, str] = {}
+    for plan in PaymentPlan.objects.filter(statement_id__in=ids).order_by("created_at"):
+        plans[plan.statement_id] = plan.status
     return [
         StatementView(
             id=s.pk,
@@ -314,6 +343,7 @@ def _statement_views(statements) -> list[StatementView]:  # type: ignore[no-unty
             issued_at=s.issued_at,
             total=totals.get(s.pk) or 0,
             balance=balances.get(s.pk) or 0,
+            plan_status=plans.get(s.pk, ""),
         )
         for s in statements
     ]

@@ -52,3 +52,36 @@ def _send(entry_id: str) -> None:
     }
     body = render_to_string("billing/email/receipt.txt", context)
     send_mail(RECEIPT_SUBJECT, body, None, [user.email])
+
+
+PLAN_SUBJECT = "A scheduled Carebridge payment did not go through"
+
+
+def plan_notice_later(*, patient_id: object, in_default: bool) -> None:
+    """Queue the patient's notice of a declined installment, in the caller's transaction."""
+    send_plan_notice.defer(patient_id=str(patient_id), in_default=in_default)
+
+
+@app.task(name="billing.send_plan_notice", queue="mail", pass_context=False)
+def send_plan_notice(patient_id: str, in_default: bool) -> None:
+    try:
+        user = User.objects.filter(patient_id=patient_id, is_active=True).first()
+        if user is None:
+            return
+        context = {"base_url": settings.PORTAL_BASE_URL, "in_default": in_default}
+        body = render_to_string("billing/email/plan_declined.txt", context)
+        send_mail(PLAN_SUBJECT, body, None, [user.email])
+    finally:
+        connection.close()
+
+
+@app.periodic(cron="0 7 * * *")
+@app.task(name="billing.charge_installments", queue="mail", pass_context=False)
+def charge_installments(timestamp: int) -> None:
+    """Every day at 07:00 UTC: charge the payment plans' due installments."""
+    from billing import plans  # plans queues this module's jobs: import at run time
+
+    try:
+        plans.installments_charge()
+    finally:
+        connection.close()

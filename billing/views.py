@@ -11,6 +11,7 @@ import uuid
 from datetime import date, timedelta
 
 import stripe
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,9 +19,10 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from audit.actions import Action
 from audit.context import audit_context
-from billing import gateway, pdf, selectors, services, webhooks
-from billing.forms import LineFormSet, MrnForm, PayForm, RefundForm, StatementForm
+from billing import gateway, pdf, plans, selectors, services, webhooks
+from billing.forms import LineFormSet, MrnForm, PayForm, PlanForm, RefundForm, StatementForm
 from billing.services import BillingRefused
 from portal.access import (
     PATIENT_SIDE_ROLES,
@@ -58,7 +60,28 @@ def statement(request: SignedInRequest, statement_id: uuid.UUID) -> HttpResponse
         context=audit_context(request),
     )
     form = PayForm(request.POST or None, balance=page.statement.balance)
-    if request.method == "POST" and form.is_valid():
+    plan_form = PlanForm()
+    if request.method == "POST" and "monthly_amount" in request.POST:
+        form, plan_form = PayForm(balance=page.statement.balance), PlanForm(request.POST)
+        if plan_form.is_valid():
+            here = request.build_absolute_uri(reverse("my_bills:statement", args=[statement_id]))
+            try:
+                url = plans.plan_start(
+                    actor=request.user,
+                    patient_id=current_patient_id(request),
+                    statement_id=statement_id,
+                    monthly_amount=plan_form.cleaned_data["monthly_amount"],
+                    success_url=here + "?plan=1",
+                    cancel_url=here,
+                    context=audit_context(request),
+                )
+            except BillingRefused as refusal:
+                plan_form.add_error(None, str(refusal))
+            except gateway.PaymentsUnavailable:
+                plan_form.add_error(None, "Payment plans are not available right now.")
+            else:
+                return redirect(url)
+    elif request.method == "POST" and form.is_valid():
         here = request.build_absolute_uri(reverse("my_bills:statement", args=[statement_id]))
         try:
             url = services.checkout_start(
@@ -79,6 +102,11 @@ def statement(request: SignedInRequest, statement_id: uuid.UUID) -> HttpResponse
     context = {
         "page": page,
         "form": form,
+        "plan_form": plan_form,
+        "plan_rules": {
+            "min": settings.BILLING_PLAN_MIN_MONTHLY,
+            "months": settings.BILLING_PLAN_MAX_MONTHS,
+        },
         "online": gateway.enabled(),
         "paid": request.GET.get("paid") == "1",
     }
@@ -93,7 +121,7 @@ def statement_pdf(request: SignedInRequest, statement_id: uuid.UUID) -> HttpResp
         patient_id=current_patient_id(request),
         statement_id=statement_id,
         context=audit_context(request),
-        action=selectors.Action.RECORD_DOWNLOAD,
+        action=Action.RECORD_DOWNLOAD,
     )
     response = HttpResponse(pdf.statement_pdf(page), content_type="application/pdf")
     response["Content-Disposition"] = (

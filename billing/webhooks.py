@@ -17,9 +17,10 @@
 import logging
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from billing import gateway, tasks
+from billing import gateway, plans, tasks
 from billing.models import CheckoutAttempt, LedgerEntry, Statement, WebhookEvent
 from billing.services import ledger_post
 
@@ -56,7 +57,7 @@ def _statement(metadata: dict[str, Any] | None, payment_intent: str = "") -> Sta
         return None
     try:
         return Statement.objects.filter(pk=statement_id).first()
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, ValidationError):  # metadata that is no statement id
         return None
 
 
@@ -75,6 +76,9 @@ def _payment(statement: Statement | None, payment_intent: str, amount: int) -> N
 
 
 def _session_completed(session: dict[str, Any]) -> None:
+    if session.get("mode") == "setup":
+        plans.plan_activate(session)
+        return
     if session.get("mode") != "payment" or session.get("payment_status") != "paid":
         return
     statement = _statement(session.get("metadata"))

@@ -326,12 +326,27 @@ STRIPE_WEBHOOK_SECRET = envsecret("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = "" if PRODUCTION else env("STRIPE_API_BASE")
 # Signed webhooks older than this (seconds) are refused (replays).
 STRIPE_WEBHOOK_TOLERANCE = envint("STRIPE_WEBHOOK_TOLERANCE", 300)
+# Where Checkout's hosted page lives: the Pay form's POST redirects there, so the CSP's
+# form-action names it (browsers apply form-action to a form's redirects too).
+STRIPE_CHECKOUT_ORIGIN = (
+    "https://checkout.stripe.com"
+    if PRODUCTION
+    else env("STRIPE_CHECKOUT_ORIGIN", "https://checkout.stripe.com")
+)
 BILLING_CURRENCY = env("BILLING_CURRENCY", "usd")
 # The smallest online payment a patient may make, in minor units (cents).
 BILLING_MIN_PAYMENT = envint("BILLING_MIN_PAYMENT", 500)
 # A Pay click within this many seconds of an open Checkout Session for the same amount
 # reuses it (a double click makes one session).
 BILLING_CHECKOUT_REUSE_SECONDS = envint("BILLING_CHECKOUT_REUSE_SECONDS", 1800)
+# Payment plans: the smallest monthly installment (minor units), the most months, and
+# the days after an installment's due date on which a failed charge is tried again
+# (three tries over a week by default; after the last the plan is in default).
+BILLING_PLAN_MIN_MONTHLY = envint("BILLING_PLAN_MIN_MONTHLY", 2500)
+BILLING_PLAN_MAX_MONTHS = envint("BILLING_PLAN_MAX_MONTHS", 12)
+BILLING_PLAN_RETRY_DAYS = [
+    int(d) for d in env("BILLING_PLAN_RETRY_DAYS", "2,7").split(",") if d.strip()
+]
 
 # --- Second factor ---------------------------------------------------------
 OTP_TOTP_ISSUER = "Carebridge"
@@ -401,7 +416,7 @@ CONTENT_SECURITY_POLICY = {
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
-        "form-action": ["'self'"],
+        "form-action": ["'self'", STRIPE_CHECKOUT_ORIGIN],
         "frame-ancestors": ["'none'"],
         "base-uri": ["'none'"],
         "object-src": ["'none'"],

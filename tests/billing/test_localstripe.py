@@ -120,3 +120,32 @@ def test_it_turns_stripe_errors_into_one_exception(localstripe, settings):
         gateway.payment_intent_metadata("pi_missing")
     assert isinstance(stripe.StripeError("x"), Exception)
     assert settings.STRIPE_API_BASE.startswith("http://127.0.0.1:")
+
+
+def test_it_reconciles_the_ledger_with_stripe_and_finds_a_planted_difference(
+    localstripe, deliver, statement, capsys
+):
+    from django.core.management import CommandError, call_command
+
+    from billing.services import ledger_post
+
+    since = "2020-01-01"
+    existing = gateway.movements_since(0)[0]  # the shared server's earlier tests
+    for m in existing:  # not this test's business: post them so they agree
+        ledger_post(statement=statement, kind="payment", amount=-m.amount, stripe_id=m.stripe_id)
+    refunds = gateway.movements_since(0)[1]
+    for r in refunds:
+        ledger_post(statement=statement, kind="refund", amount=r.amount, stripe_id=r.stripe_id)
+    intent = pay_on_stripe(statement, 10_000)
+    deliver(event("payment_intent.succeeded", intent))
+    call_command("billing_reconcile", "--since", since)
+    assert "agree" in capsys.readouterr().out
+
+    # Planted: a payment Stripe never saw, and one Stripe took that the ledger lacks.
+    ledger_post(statement=statement, kind="payment", amount=-500, stripe_id="pi_planted")
+    missing = pay_on_stripe(statement, 700)
+    with pytest.raises(CommandError, match="2 differences"):
+        call_command("billing_reconcile", "--since", since)
+    out = capsys.readouterr().out
+    assert "payment pi_planted: 500 in the ledger, not at Stripe" in out
+    assert f"payment {missing['id']}: 700 at Stripe, not in the ledger" in out

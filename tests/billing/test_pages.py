@@ -146,3 +146,14 @@ def test_it_shows_billing_the_reconciliation(client, bill, statement, paid):
     response = client.get("/staff/billing/reconciliation/", {"since": "2020-01-01"})
     assert statement.number.encode() in response.content
     assert b"payment: -10000" in response.content
+
+
+def test_it_re_renders_the_plan_form_with_its_error_and_input(client, recorder, statement, alice):
+    sign_in_fully(client, alice)
+    response = client.post(f"/patient/bills/{statement.pk}/", {"monthly_amount": "10.00"})
+    assert response.status_code == 200
+    assert b"The smallest monthly payment is 25.00 USD." in response.content
+    assert b'value="10.00"' in response.content
+    assert recorder.requests == []
+    started = client.post(f"/patient/bills/{statement.pk}/", {"monthly_amount": "100.00"})
+    assert started["Location"].startswith("https://checkout.stripe.test/")

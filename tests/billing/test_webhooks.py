@@ -186,3 +186,9 @@ def test_it_queues_a_receipt_without_clinical_words(
     assert statement.number in mail.body
     for word in ("MRI", "knee", "73721", "Physiotherapy"):
         assert word.lower() not in mail.body.lower()
+
+
+def test_it_ignores_an_event_whose_metadata_names_no_statement(stripe_on, deliver, statement):
+    bad = {**intent(statement, 10_000), "metadata": {"statement_id": "not-a-uuid"}}
+    assert deliver(event("payment_intent.succeeded", bad)).status_code == 200
+    assert ledger(statement) == [("charge", 25_000)]
