@@ -23,6 +23,7 @@ SUITES = [
     "bench_pages.py",
     "bench_messaging.py",
     "bench_appointments.py",
+    "bench_billing.py",
 ]
 # Printed under the table when the figure misses its target in a run.
 INGEST_WHY = (

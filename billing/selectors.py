@@ -26,6 +26,9 @@ from portal.access import BILLING_ROLES, Actor, access_patient_for_billing
 from portal.crypto.selectors import preload_keys
 from records.selectors import demographics_by_mrn
 
+# The list page's payment history: the latest this many (each statement's page has all).
+HISTORY = 50
+
 
 @dataclass(frozen=True)
 class ItemView:
@@ -52,6 +55,11 @@ class EntryView:
     reason: str | None
     # For a payment: what is left to refund (staff pages).
     refundable: int = 0
+
+    @property
+    def shown(self) -> int:
+        """What the patient reads: a payment as the amount paid, not the ledger's sign."""
+        return -self.amount if self.kind == LedgerEntry.Kind.PAYMENT else self.amount
 
 
 @dataclass(frozen=True)
@@ -136,14 +144,16 @@ def statements_page(
     """The patient's statements (newest first) with balances, and their payment history."""
     patient = access_patient_for_billing(actor=actor, patient_id=patient_id)
     staff = actor.role in BILLING_ROLES
-    statements = _statements(patient, staff=staff)
+    statements = list(_statements(patient, staff=staff))
     views = _statement_views(statements)
+    numbers = {s.pk: s.number for s in statements}
     payments = [
-        _entry(e, staff=staff, numbers={s.pk: s.number for s in statements})
+        _entry(e, staff=staff, numbers=numbers)
         for e in LedgerEntry.objects.filter(
-            statement__in=statements,
+            patient=patient,
+            statement__in=[s.pk for s in statements],
             kind__in=[LedgerEntry.Kind.PAYMENT, LedgerEntry.Kind.REFUND],
-        ).order_by("-created_at")
+        ).order_by("-created_at")[:HISTORY]
     ]
     _viewed(actor, patient, context, object_type="Statement")
     return StatementsPage(

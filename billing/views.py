@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from accounts import reauth
 from audit.actions import Action
 from audit.context import audit_context
 from billing import gateway, pdf, plans, selectors, services, webhooks
@@ -80,7 +81,7 @@ def statement(request: SignedInRequest, statement_id: uuid.UUID) -> HttpResponse
             except gateway.PaymentsUnavailable:
                 plan_form.add_error(None, "Payment plans are not available right now.")
             else:
-                return redirect(url)
+                return _to_checkout(redirect(url))
     elif request.method == "POST" and form.is_valid():
         here = request.build_absolute_uri(reverse("my_bills:statement", args=[statement_id]))
         try:
@@ -98,7 +99,7 @@ def statement(request: SignedInRequest, statement_id: uuid.UUID) -> HttpResponse
         except gateway.PaymentsUnavailable:
             form.add_error(None, "Online payment is not available right now. Try again later.")
         else:
-            return redirect(url)
+            return _to_checkout(redirect(url))
     context = {
         "page": page,
         "form": form,
@@ -110,7 +111,13 @@ def statement(request: SignedInRequest, statement_id: uuid.UUID) -> HttpResponse
         "online": gateway.enabled(),
         "paid": request.GET.get("paid") == "1",
     }
-    return render(request, "billing/statement.html", context)
+    return _to_checkout(render(request, "billing/statement.html", context))
+
+
+def _to_checkout(response: HttpResponse) -> HttpResponse:
+    """Let this page's forms lead to Stripe Checkout (django-csp merges it into form-action)."""
+    response._csp_update = {"form-action": [settings.STRIPE_CHECKOUT_ORIGIN]}  # type: ignore[attr-defined]
+    return response
 
 
 @roles(*PATIENT_SIDE_ROLES)
@@ -215,6 +222,11 @@ def refund(
     request: SignedInRequest, patient_id: uuid.UUID, statement_id: uuid.UUID, entry_id: uuid.UUID
 ) -> HttpResponse:
     form = RefundForm(request.POST)
+    large = form.is_valid() and form.cleaned_data["amount"] > settings.BILLING_REFUND_REAUTH_ABOVE
+    if large and not reauth.is_recent(request):
+        # Above the clinic's amount a refund needs the password and a fresh code again.
+        messages.info(request, "Confirm it is you to send a refund this large.")
+        return reauth.confirm_redirect(request)
     if form.is_valid():
         try:
             services.refund_issue(

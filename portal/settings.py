@@ -326,8 +326,9 @@ STRIPE_WEBHOOK_SECRET = envsecret("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = "" if PRODUCTION else env("STRIPE_API_BASE")
 # Signed webhooks older than this (seconds) are refused (replays).
 STRIPE_WEBHOOK_TOLERANCE = envint("STRIPE_WEBHOOK_TOLERANCE", 300)
-# Where Checkout's hosted page lives: the Pay form's POST redirects there, so the CSP's
-# form-action names it (browsers apply form-action to a form's redirects too).
+# Where Checkout's hosted page lives: the Pay form's POST redirects there, so the CSP of
+# that one page (billing.views.statement) adds it to form-action (browsers apply
+# form-action to a form's redirects too). Every other page keeps form-action 'self'.
 STRIPE_CHECKOUT_ORIGIN = (
     "https://checkout.stripe.com"
     if PRODUCTION
@@ -339,6 +340,9 @@ BILLING_MIN_PAYMENT = envint("BILLING_MIN_PAYMENT", 500)
 # A Pay click within this many seconds of an open Checkout Session for the same amount
 # reuses it (a double click makes one session).
 BILLING_CHECKOUT_REUSE_SECONDS = envint("BILLING_CHECKOUT_REUSE_SECONDS", 1800)
+# A refund above this (minor units) needs a re-authentication (password and a fresh
+# second-factor code, accounts/reauth.py) within PORTAL_REAUTH_SECONDS.
+BILLING_REFUND_REAUTH_ABOVE = envint("BILLING_REFUND_REAUTH_ABOVE", 10_000)
 # Payment plans: the smallest monthly installment (minor units), the most months, and
 # the days after an installment's due date on which a failed charge is tried again
 # (three tries over a week by default; after the last the plan is in default).
@@ -416,7 +420,7 @@ CONTENT_SECURITY_POLICY = {
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
-        "form-action": ["'self'", STRIPE_CHECKOUT_ORIGIN],
+        "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
         "base-uri": ["'none'"],
         "object-src": ["'none'"],

@@ -149,3 +149,30 @@ def test_it_reconciles_the_ledger_with_stripe_and_finds_a_planted_difference(
     out = capsys.readouterr().out
     assert "payment pi_planted: 500 in the ledger, not at Stripe" in out
     assert f"payment {missing['id']}: 700 at Stripe, not in the ledger" in out
+
+
+def test_it_asks_billing_to_confirm_it_is_them_before_a_large_refund(
+    localstripe, deliver, statement, bill, alice, client
+):
+    import time as clock
+
+    from accounts.session_store import REAUTH_AT
+    from tests.conftest import sign_in_fully
+
+    deliver(event("payment_intent.succeeded", pay_on_stripe(statement, 20_000)))
+    payment = LedgerEntry.objects.get(kind="payment")
+    sign_in_fully(client, bill)
+    url = (
+        f"/staff/billing/patients/{alice.patient_id}/statements/{statement.pk}/refund/{payment.pk}/"
+    )
+    asked = client.post(url, {"amount": "150.00", "reason": "Overcharged"})
+    assert asked["Location"].startswith("/accounts/security/confirm/")
+    assert not LedgerEntry.objects.filter(kind="refund").exists()
+    small = client.post(url, {"amount": "50.00", "reason": "Overcharged"})
+    assert small.status_code == 302
+    session = client.session
+    session[REAUTH_AT] = clock.time()
+    session.save()
+    client.post(url, {"amount": "150.00", "reason": "Overcharged"})
+    assert statement_balance(statement) == 25_000 - 20_000 + 5_000 + 15_000
+    assert len(events(Action.BILL_REFUND)) == 2

@@ -157,3 +157,13 @@ def test_it_re_renders_the_plan_form_with_its_error_and_input(client, recorder, 
     assert recorder.requests == []
     started = client.post(f"/patient/bills/{statement.pk}/", {"monthly_amount": "100.00"})
     assert started["Location"].startswith("https://checkout.stripe.test/")
+
+
+def test_it_lets_only_the_statement_page_lead_to_stripe_checkout(
+    client, stripe_on, statement, alice
+):
+    sign_in_fully(client, alice)
+    page = client.get(f"/patient/bills/{statement.pk}/")
+    assert "form-action 'self' https://checkout.stripe.com" in page["Content-Security-Policy"]
+    home = client.get("/patient/")
+    assert "checkout.stripe.com" not in home["Content-Security-Policy"]
