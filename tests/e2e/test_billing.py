@@ -5,6 +5,7 @@ Checkout's hosted page is Stripe's: here a local stand-in for api.stripe.com ans
 Checkout Session and serves a page in its place (localstripe has no Checkout)."""
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
@@ -116,7 +117,7 @@ def test_alice_pays_part_of_a_statement_and_sees_the_new_balance_and_a_receipt(
         portal.url + "/billing/stripe/webhook",
         content=payload,
         headers={"Stripe-Signature": signature(payload), "Content-Type": "application/json"},
-        verify=str(portal_cert),
+        verify=ssl.create_default_context(cafile=str(portal_cert)),
     )
     assert answer.status_code == 200
 
