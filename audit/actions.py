@@ -79,6 +79,16 @@ class Action(models.TextChoices):
     REFILL_DECIDE = "refill.decide", "Refill request decided"
     REFILL_EHR_WRITE = "refill.ehr_write", "Refill decision written to the EHR"
     REFILL_QUEUE = "refill.queue", "Refill queue viewed"
+    BILL_VIEW = "bill.view", "Statements or payments viewed"
+    BILL_STATEMENT_ISSUE = "bill.statement_issue", "Statement created and issued"
+    BILL_STATEMENT_IMPORT = "bill.statement_import", "Statement imported"
+    BILL_CHECKOUT = "bill.checkout", "Online payment started (Checkout Session)"
+    BILL_PAYMENT = "bill.payment", "Payment posted to the ledger"
+    BILL_REFUND = "bill.refund", "Refund posted to the ledger"
+    BILL_ADJUSTMENT = "bill.adjustment", "Adjustment posted to the ledger"
+    BILL_DISPUTE = "bill.dispute", "Dispute posted to the ledger"
+    BILL_PLAN = "bill.plan", "Payment plan started, activated, completed or in default"
+    BILL_INSTALLMENT_FAILED = "bill.installment_failed", "Payment plan installment charge failed"
 
 
 class Outcome(models.TextChoices):

@@ -24,6 +24,7 @@ SUITES = [
     "bench_messaging.py",
     "bench_appointments.py",
     "bench_refills.py",
+    "bench_billing.py",
 ]
 # Printed under the table when the figure misses its target in a run.
 INGEST_WHY = (

@@ -42,6 +42,7 @@ V = TypeVar("V", bound=Callable[..., HttpResponseBase])
 
 __all__ = [
     "ALL_ROLES",
+    "BILLING_ROLES",
     "CLINICAL_ROLES",
     "EMAIL_OTP_ROLES",
     "NAMESPACE_ROLES",
@@ -54,6 +55,7 @@ __all__ = [
     "Role",
     "SignedInRequest",
     "access_patient",
+    "access_patient_for_billing",
     "access_patient_for_scheduling",
     "active_proxy_grants",
     "clinic_today",
@@ -204,6 +206,29 @@ def access_patient_for_scheduling(*, actor: Actor, patient_id: uuid.UUID) -> Pat
             raise Http404("No such patient.")
         return patient
     return access_patient(actor=actor, patient_id=patient_id)
+
+
+# Roles that see and work any patient's bills (statements, payments, refunds) and
+# nothing clinical. Clinicians and the front desk never see bills.
+BILLING_ROLES = frozenset({Role.BILLING})
+
+
+def access_patient_for_billing(*, actor: Actor, patient_id: uuid.UUID | None) -> Patient:
+    """The patient whose bills the actor may see; 404 alike for missing and not yours.
+
+    Billing staff: any patient. The patient themself, and a proxy whose grant covers
+    bills (a full grant, or a limited one as the patient's guarantor). No one else.
+    """
+    if actor.role in BILLING_ROLES:
+        patient = Patient.objects.filter(pk=patient_id).first() if patient_id else None
+    elif actor.role in PATIENT_SIDE_ROLES and patient_id is not None:
+        allowed = proxy_allows(actor=actor, patient_id=patient_id, feature=ProxyFeature.BILLS)
+        patient = access_patient(actor=actor, patient_id=patient_id) if allowed else None
+    else:
+        patient = None
+    if patient is None:
+        raise Http404("No such patient.")
+    return patient
 
 
 def via_break_glass(*, actor: Actor, patient: Patient) -> bool:

@@ -308,6 +308,7 @@ PROCRASTINATE_IMPORT_PATHS = [
     "messaging.tasks",
     "appointments.tasks",
     "refills.tasks",
+    "billing.tasks",
 ]
 
 # --- Appointments ----------------------------------------------------------------
@@ -344,6 +345,40 @@ REFILLS_MIN_INTERVAL_DAYS = envint("REFILLS_MIN_INTERVAL_DAYS", 20)
 REFILLS_OVERDUE_BUSINESS_DAYS = envint("REFILLS_OVERDUE_BUSINESS_DAYS", 2)
 # The scope the decision write-back asks for (default: refills.fhir.WRITE_SCOPE).
 REFILLS_FHIR_SCOPE = env("REFILLS_FHIR_SCOPE")
+
+# --- Bill pay (Stripe Checkout; card data never reaches the portal) -------------
+# Unset secret key: online payment is off (statements still show). STRIPE_API_BASE
+# points the client at a local Stripe-compatible server, in development only.
+STRIPE_SECRET_KEY = envsecret("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = envsecret("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = "" if PRODUCTION else env("STRIPE_API_BASE")
+# Signed webhooks older than this (seconds) are refused (replays).
+STRIPE_WEBHOOK_TOLERANCE = envint("STRIPE_WEBHOOK_TOLERANCE", 300)
+# Where Checkout's hosted page lives: the Pay form's POST redirects there, so the CSP of
+# that one page (billing.views.statement) adds it to form-action (browsers apply
+# form-action to a form's redirects too). Every other page keeps form-action 'self'.
+STRIPE_CHECKOUT_ORIGIN = (
+    "https://checkout.stripe.com"
+    if PRODUCTION
+    else env("STRIPE_CHECKOUT_ORIGIN", "https://checkout.stripe.com")
+)
+BILLING_CURRENCY = env("BILLING_CURRENCY", "usd")
+# The smallest online payment a patient may make, in minor units (cents).
+BILLING_MIN_PAYMENT = envint("BILLING_MIN_PAYMENT", 500)
+# A Pay click within this many seconds of an open Checkout Session for the same amount
+# reuses it (a double click makes one session).
+BILLING_CHECKOUT_REUSE_SECONDS = envint("BILLING_CHECKOUT_REUSE_SECONDS", 1800)
+# A refund above this (minor units) needs a re-authentication (password and a fresh
+# second-factor code, accounts/reauth.py) within PORTAL_REAUTH_SECONDS.
+BILLING_REFUND_REAUTH_ABOVE = envint("BILLING_REFUND_REAUTH_ABOVE", 10_000)
+# Payment plans: the smallest monthly installment (minor units), the most months, and
+# the days after an installment's due date on which a failed charge is tried again
+# (three tries over a week by default; after the last the plan is in default).
+BILLING_PLAN_MIN_MONTHLY = envint("BILLING_PLAN_MIN_MONTHLY", 2500)
+BILLING_PLAN_MAX_MONTHS = envint("BILLING_PLAN_MAX_MONTHS", 12)
+BILLING_PLAN_RETRY_DAYS = [
+    int(d) for d in env("BILLING_PLAN_RETRY_DAYS", "2,7").split(",") if d.strip()
+]
 
 # --- Second factor ---------------------------------------------------------
 OTP_TOTP_ISSUER = "Carebridge"

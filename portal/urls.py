@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from billing import views as billing_views
 from portal import views
 from portal.access import public, sign_in_step
 
@@ -18,6 +19,10 @@ urlpatterns = [
     path("staff/schedule/", include("appointments.urls")),
     path("patient/refills/", include("refills.patient_urls")),
     path("staff/refills/", include("refills.urls")),
+    path("patient/bills/", include("billing.patient_urls")),
+    path("staff/billing/", include("billing.urls")),
+    # Stripe's signed webhook: public and CSRF-exempt, the only such route.
+    path("billing/stripe/webhook", billing_views.stripe_webhook, name="stripe_webhook"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),

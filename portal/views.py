@@ -1,9 +1,12 @@
 from django.db import connection
 from django.db.utils import Error as DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from audit.context import audit_context
+from billing import money
+from billing import selectors as bill_selectors
 from messaging import selectors as message_selectors
 from portal.access import (
     ALL_ROLES,
@@ -30,10 +33,19 @@ def home(request: HttpRequest) -> HttpResponse:
 def patient_home(request: SignedInRequest) -> HttpResponse:
     """The patient's home, or a proxy's: the record shown is the one chosen on the switch
     page (portal.access.current_patient_id)."""
+    record_id = current_patient_id(request)
+    try:
+        balance: int | None = bill_selectors.balance_due(
+            actor=request.user, patient_id=record_id, context=audit_context(request)
+        )
+    except Http404:  # a proxy whose grant leaves bills out, or no record to show
+        balance = None
     context = {
-        "record_id": current_patient_id(request),
+        "record_id": record_id,
         "acts_for_others": active_proxy_grants(request.user).exists(),
         "unread_messages": message_selectors.unread_count(actor=request.user),
+        "balance": balance,
+        "balance_currency": money.default_currency(),
     }
     return render(request, "portal/patient_home.html", context)
 

@@ -2,7 +2,8 @@
 # Brings a checkout to the point where Carebridge can run (and, with --dev, be tested):
 # system packages (nginx among them), .venv, the local PostgreSQL cluster (unless DATABASE_URL is set),
 # dev secrets under var/, the demo EHR's venv (var/ehr/venv), and with --dev the npm
-# packages the browser tests use and the HL7 examples the FHIR tests load.
+# packages the browser tests use, the HL7 examples the FHIR tests load, and localstripe
+# (var/localstripe/venv), the Stripe-compatible server the bill pay tests start.
 #
 #   scripts/setup.sh [--dev]
 set -euo pipefail
@@ -51,4 +52,6 @@ if $dev; then
     fi
     # HL7's R4 examples, which the FHIR tests load into that server.
     scripts/hl7-examples.sh
+    # localstripe (GPL-3.0, development and tests only) in its own venv under var/.
+    scripts/localstripe.sh install
 fi

@@ -23,6 +23,8 @@ PUBLIC = {
     "admin_login",
     "invitations:activate",
     "invitations:activate_account",
+    # Stripe's webhook: signed by Stripe (the signature is checked on the raw body).
+    "stripe_webhook",
 }
 SIGN_IN_STEPS = {
     "accounts:verify",

@@ -36,6 +36,7 @@ from accounts import services
 from accounts.models import User
 from appointments.demo import demo_schedule_load
 from audit.context import NO_CONTEXT
+from billing.demo import demo_statements_load
 from ehr import demo_data
 from invitations import codes, proxies
 from invitations import ehr as invitation_ehr
@@ -110,6 +111,7 @@ class Command(BaseCommand):
             self._demo_messages()
             demo_schedule_load()
             demo_refills_load()
+            demo_statements_load()
             invited = self._invite_demo_patient(
                 next((a for a in known.values() if a.get("role") == "patient (invited)"), None)
             )
