@@ -79,10 +79,10 @@ class _Timed:
         self.requests = 0
         attempt = client._attempt
 
-        def timed(url):
+        def timed(*args, **kwargs):  # (url, method, content) since the client also writes
             start = time.perf_counter()
             try:
-                return attempt(url)
+                return attempt(*args, **kwargs)
             finally:
                 self.seconds += time.perf_counter() - start
                 self.requests += 1
