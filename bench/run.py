@@ -37,7 +37,15 @@ INGEST_WHY = (
     " by COPY); what is left is mostly the encryption the safeguard requires."
     " Measured 2026-11-29: 0.45x on three runs in a row."
 )
+WEBHOOK_WHY = (
+    "Billing webhook: each event is verified (HMAC over the raw body), de-duplicated by its"
+    " id and posted to the ledger in its own transaction with its audit event; the"
+    " billing work's profile (2026-11-30) put about half of each event in the audit"
+    " sealer's after-commit attempt, the same cost audit_append_8_writers shows. Not yet"
+    " improved: batching the sealer's attempt, not the webhook, is where the time is."
+)
 WHY_MISSED = {
+    "billing_webhook_per_s": WEBHOOK_WHY,
     "ingest_resources_per_s": INGEST_WHY,
     "ingest_vs_parse_only": INGEST_WHY,
     "audit_append_8_writers": (
