@@ -26,10 +26,11 @@ from appointments import rules
 from appointments.calendar import ics_event
 from appointments.models import Appointment, Location, VisitType, WaitlistEntry, WaitlistOffer
 from appointments.slots import Slot, open_slots
-from audit.actions import Action, Outcome, Severity
+from audit.actions import Action, Severity
 from audit.context import AuditContext
 from audit.services import record
 from patients.models import Patient, PatientDemographics
+from patients.selectors import demographics_by_mrn
 from portal.access import (
     CLINICAL_ROLES,
     Actor,
@@ -38,7 +39,6 @@ from portal.access import (
     clinical_patients,
     via_break_glass,
 )
-from portal.crypto.blind_index import blind_index
 from portal.crypto.digests import site_digest
 from portal.crypto.selectors import preload_keys
 
@@ -311,24 +311,12 @@ def schedule_page(
 def patient_by_mrn(
     *, actor: Actor, mrn: str, context: AuditContext | None = None
 ) -> uuid.UUID | None:
-    """The front desk finds whom to book for by exact MRN (blind index); every lookup is
-    recorded, a search that matched no one too."""
+    """The front desk finds whom to book for by exact MRN (patients' directory lookup,
+    audited there, a search that matched no one too)."""
     if actor.role != Role.FRONT_DESK:
         return None
-    found = (
-        PatientDemographics.objects.filter(mrn_index=blind_index(mrn.strip(), purpose="mrn"))
-        .values_list("patient_id", flat=True)
-        .first()
-    )
-    record(
-        action=Action.RECORD_VIEW if found else Action.DIRECTORY_SEARCH,
-        outcome=Outcome.SUCCESS if found else Outcome.FAILURE,
-        actor=actor,
-        context=context,
-        patient_id=found,
-        object_type="demographics",
-    )
-    return found
+    found = demographics_by_mrn(actor=actor, mrn=mrn, context=context)
+    return found.patient_id if found else None
 
 
 # --- Helpers: below the access check ----------------------------------------------------

@@ -22,9 +22,9 @@ from audit.services import record
 from billing import money
 from billing.models import Installment, LedgerEntry, LineItem, PaymentPlan, Statement
 from patients.models import Patient, PatientDemographics
+from patients.selectors import demographics_by_mrn
 from portal.access import BILLING_ROLES, Actor, access_patient_for_billing
 from portal.crypto.selectors import preload_keys
-from records.selectors import demographics_by_mrn
 
 # The list page's payment history: the latest this many (each statement's page has all).
 HISTORY = 50
@@ -255,7 +255,7 @@ def patient_by_mrn(
     """Billing staff find a patient by exact MRN (records' directory, audited there)."""
     if actor.role not in BILLING_ROLES:
         return None
-    found = demographics_by_mrn(actor=actor, mrn=mrn.strip(), context=context)
+    found = demographics_by_mrn(actor=actor, mrn=mrn, context=context)
     return found.patient_id if found else None
 
 

@@ -19,20 +19,23 @@ from django.db.models import Count
 from django.http import Http404
 
 from appointments.fhir import appointment_resources
-from audit.actions import Action, Outcome, Severity
+from audit.actions import Action, Severity
 from audit.context import AuditContext
 from audit.services import record
 from messaging.fhir import communication_resources
 from patients.models import BreakGlassGrant, CareTeam, Patient, PatientDemographics, ProxyGrant
+
+# The staff directory lookup lives in the core (appointments uses it too); re-exported
+# for the directory page.
+from patients.selectors import DEMOGRAPHICS_ROLES as DEMOGRAPHICS_ROLES
+from patients.selectors import demographics_by_mrn as demographics_by_mrn
 from portal.access import (
     PATIENT_SIDE_ROLES,
-    Role,
     access_patient,
     clinical_patients,
     proxy_grant,
     via_break_glass,
 )
-from portal.crypto.blind_index import blind_index
 from portal.crypto.selectors import preload_keys
 from records.charts import trend_chart
 from records.labels import is_confidential
@@ -84,36 +87,6 @@ def patient_list(*, actor) -> list[Patient]:
     return list(
         clinical_patients(actor).filter(care_teams__members=actor).distinct().order_by("created_at")
     )
-
-
-# Roles that may look up who a patient is (name, birth date, contact), without
-# any clinical data: billing for statements, the front desk for schedules.
-DEMOGRAPHICS_ROLES = frozenset({Role.BILLING, Role.FRONT_DESK})
-
-
-def demographics_by_mrn(
-    *, actor, mrn: str, context: AuditContext | None = None
-) -> PatientDemographics | None:
-    """One patient's demographics by exact MRN (blind index: the MRN itself is not stored).
-
-    Every lookup is recorded: a view of the patient found, or a search that found none.
-    """
-    if actor.role not in DEMOGRAPHICS_ROLES:
-        return None
-    found = (
-        PatientDemographics.objects.filter(mrn_index=blind_index(mrn, purpose="mrn"))
-        .select_related("patient")
-        .first()
-    )
-    record(
-        action=Action.RECORD_VIEW if found else Action.DIRECTORY_SEARCH,
-        outcome=Outcome.SUCCESS if found else Outcome.FAILURE,
-        actor=actor,
-        context=context,
-        patient_id=found.patient_id if found else None,
-        object_type="demographics",
-    )
-    return found
 
 
 # --- The patient's records from the EHR ----------------------------------------------
