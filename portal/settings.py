@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "appointments",
     "billing",
     "refills",
+    "assistant",
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,8 @@ urlpatterns = [
     path("staff/refills/", include("refills.urls")),
     path("patient/bills/", include("billing.patient_urls")),
     path("staff/billing/", include("billing.urls")),
+    path("patient/assistant/", include("assistant.patient_urls")),
+    path("staff/assistant/", include("assistant.urls")),
     # Stripe's signed webhook: public and CSRF-exempt, the only such route.
     path("billing/stripe/webhook", billing_views.stripe_webhook, name="stripe_webhook"),
     path("healthz", views.healthz, name="healthz"),

@@ -1,0 +1,1 @@
+"""The assistant's conversations and post-discharge check-ins."""

@@ -1,0 +1,3 @@
+"""The assistant's patient pages, under /patient/assistant/."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The assistant's staff pages, under /staff/assistant/."""
+
+urlpatterns: list = []
