@@ -281,9 +281,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except (ValueError, stripe.SignatureVerificationError):
         return HttpResponse(status=400)
     try:
-        webhooks.event_apply(event.to_dict())
+        webhooks.event_apply(event)
     except gateway.PaymentsUnavailable:
         # Stripe retries: nothing was written (the transaction rolled back).
-        logger.warning("stripe event %s deferred: Stripe unavailable", event.id)
+        logger.warning("stripe event %s deferred: Stripe unavailable", event.get("id"))
         return HttpResponse(status=503)
     return HttpResponse(status=200)

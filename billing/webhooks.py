@@ -28,17 +28,23 @@ logger = logging.getLogger(__name__)
 
 
 def event_apply(event: dict[str, Any]) -> bool:
-    """Apply one verified event; False when it was applied before (a replay)."""
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                WebhookEvent.objects.create(event_id=event["id"], type=event["type"])
-        except IntegrityError:
-            logger.info("stripe event %s replayed: ignored", event["id"])
-            return False
-        handler = HANDLERS.get(event["type"])
-        if handler is not None:
-            handler(event["data"]["object"])
+    """Apply one verified event; False when it was applied before (a replay).
+
+    The event id goes in first, in the transaction of the change: a replay fails
+    that first insert and rolls back a transaction that has done nothing else
+    (no savepoint needed, one round trip fewer on every event).
+    """
+    try:
+        with transaction.atomic():
+            WebhookEvent.objects.create(event_id=event["id"], type=event["type"])
+            handler = HANDLERS.get(event["type"])
+            if handler is not None:
+                handler(event["data"]["object"])
+    except IntegrityError:
+        if not WebhookEvent.objects.filter(event_id=event["id"]).exists():
+            raise  # not a replay: some other constraint refused the change
+        logger.info("stripe event %s replayed: ignored", event["id"])
+        return False
     return True
 
 

@@ -303,6 +303,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 
 # --- Background jobs (procrastinate, in PostgreSQL) -----------------------------
 PROCRASTINATE_IMPORT_PATHS = [
+    "audit.tasks",
     "records.tasks",
     "accounts.tasks",
     "invitations.tasks",
@@ -543,6 +544,10 @@ AUDIT_OLD_PUBLIC_KEYS = [k.strip() for k in env("PORTAL_AUDIT_OLD_PUBLIC_KEYS").
 # exist (0: off). Set it above the checkpoint interval: deleting the tail together with
 # its checkpoints then shows as a missing checkpoint.
 AUDIT_CHECKPOINT_MAX_AGE = envint("PORTAL_AUDIT_CHECKPOINT_MAX_AGE", 0)
+# After a commit that recorded events, each process tries to extend the hash chain at
+# most once per this many milliseconds (0: after every such commit). The worker's
+# audit.seal job seals whatever is left every minute.
+AUDIT_SEAL_INTERVAL_MS = envint("PORTAL_AUDIT_SEAL_INTERVAL_MS", 1000)
 AUDIT_PAGE_SIZE = 50
 AUDIT_EXPORT_CHUNK = 2000
 # django-auditlog: field-level changes of configuration models (registered in

@@ -63,7 +63,7 @@ fi
 # The background worker (EHR syncs) runs beside gunicorn and ends with it: the
 # watcher below waits on this script's pid, which gunicorn keeps after exec.
 # Finished jobs are deleted (failed ones stay for inspection); rows hold a patient UUID only.
-.venv/bin/python manage.py procrastinate worker --queues sync,mail,daily --concurrency 2 \
+.venv/bin/python manage.py procrastinate worker --queues sync,mail,daily,audit --concurrency 2 \
     --delete-jobs successful >>var/log/worker.log 2>&1 9>&- &
 echo $! >var/run/worker.pid
 (
