@@ -413,6 +413,9 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 PORTAL_IDLE_TIMEOUT = envint("PORTAL_IDLE_TIMEOUT", 15 * 60)
 PORTAL_IDLE_WARNING = envint("PORTAL_IDLE_WARNING", 2 * 60)
+# The last activity is written to the session at most this often (s): the idle logoff
+# may come up to this much early, never late, and most requests write nothing.
+PORTAL_ACTIVITY_RESOLUTION = envint("PORTAL_ACTIVITY_RESOLUTION", 30)
 PORTAL_SESSION_MAX_AGE = envint("PORTAL_SESSION_MAX_AGE", 12 * 60 * 60)
 SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_AGE
 # "Sudo mode": a sensitive account change (authenticator, backup codes, password,
