@@ -76,11 +76,15 @@ class LedgerEntry(PHIModel):
         REFUND = "refund", "Refund"
         ADJUSTMENT = "adjustment", "Adjustment"
         DISPUTE = "dispute", "Dispute"
+        # A refund that failed after it was posted (Stripe: refund status "failed"): the
+        # money never left, so this entry takes the refund back off; keyed by the Refund.
+        REVERSAL = "reversal", "Failed refund reversed"
 
     statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="entries")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT)
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    # Signed, minor units: + raises the balance (charge, refund, dispute), - lowers it.
+    # Signed, minor units: + raises the balance (charge, refund, dispute), - lowers it
+    # (payment, adjustment, reversal).
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     # The Stripe object the movement is (PaymentIntent for a payment, Refund, Dispute):

@@ -363,7 +363,8 @@ def _refunded_by_payment(entries: list[LedgerEntry]) -> dict[str, int]:
     """Refunded so far per PaymentIntent."""
     refunded: dict[str, int] = {}
     for e in entries:
-        if e.kind == LedgerEntry.Kind.REFUND and e.payment_intent:
+        # A failed refund's reversal (negative) makes its money refundable again.
+        if e.kind in {LedgerEntry.Kind.REFUND, LedgerEntry.Kind.REVERSAL} and e.payment_intent:
             refunded[e.payment_intent] = refunded.get(e.payment_intent, 0) + e.amount
     return refunded
 
