@@ -126,7 +126,8 @@ async def session_confirm(request: web.Request) -> web.Response:
             customer=session["customer"], usage="off_session", metadata=session["_intent_metadata"]
         )
         SetupIntent._api_confirm(setup.id, payment_method=payment_method)
-        PaymentMethod._api_attach(payment_method, customer=session["customer"])
+        # Stripe attaches the card a setup-mode session saved to the session's Customer.
+        PaymentMethod._api_attach(setup.payment_method, customer=session["customer"])
         session.update(status="complete", setup_intent=setup.id)
     return _answer(session)
 
