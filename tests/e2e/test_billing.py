@@ -199,3 +199,46 @@ def test_alice_pays_her_demo_bill_on_the_development_payment_page_end_to_end(
     # Back on the used page: nothing can be paid twice.
     portal.goto(hosted_page)
     expect(page.get_by_text("This payment page has been used")).to_be_visible()
+
+
+def test_mallory_saves_a_card_for_a_payment_plan_on_the_development_page(
+    open_portal, mallory, local_stripe
+):
+    """Setup mode on the same page: the card is saved on localstripe, the signed webhook
+    activates the plan, and its first installment is laid out."""
+    from billing.demo import demo_statements_load
+    from billing.models import PaymentPlan
+
+    demo_statements_load()
+    statement = Statement.objects.get(number="DEMO-MALLORY-1")
+    portal = open_portal(
+        env={
+            "STRIPE_SECRET_KEY": "sk_test_demo",
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_API_BASE": local_stripe,
+            "BILLING_DEV_CHECKOUT": "1",
+        }
+    )
+    page = portal.page
+    portal.sign_in_fully(mallory)
+    portal.goto(f"/patient/bills/{statement.pk}/")
+    page.get_by_label("Monthly payment").fill("25.00")
+    page.get_by_role("button", name="Set up a payment plan").click()
+    expect(page.get_by_role("heading", name="Test payment page")).to_be_visible()
+    card = page.get_by_label("Card number")
+    card.fill("4000000000000002")
+    page.get_by_role("button", name="Save card").click()
+    expect(page.get_by_text("Your card was declined")).to_be_visible()
+    card.fill("4242424242424242")
+    page.get_by_role("button", name="Save card").click()
+    portal.wait_for(f"/patient/bills/{statement.pk}/", plan="1")
+    expect(page.get_by_role("heading", name="Payment plan (active)")).to_be_visible()
+    plan = PaymentPlan.objects.get(statement=statement)
+    assert plan.status == "active"
+    assert plan.payment_method_id.startswith("pm_")
+    assert [i.amount for i in plan.installments.all()] == [2_500, 1_500]
+    card_on_stripe = httpx.get(
+        f"{local_stripe}/v1/payment_methods/{plan.payment_method_id}",
+        headers={"Authorization": "Bearer sk_test_demo"},
+    ).json()
+    assert card_on_stripe["customer"] == plan.customer_id
