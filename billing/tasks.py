@@ -16,7 +16,7 @@ from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from accounts.models import User
-from billing import money
+from billing import gateway, money
 from billing.models import LedgerEntry, PaymentPlan
 
 logger = logging.getLogger(__name__)
@@ -118,10 +118,12 @@ def send_plan_cancelled(plan_id: str) -> None:
 def detach_plan_card(plan_id: str) -> None:
     """The card saved for a cancelled plan has no other use in the portal: detach it on
     Stripe (retried while Stripe is unreachable)."""
-    from billing import gateway  # the gateway is only needed by this job
-
     try:
-        plan = PaymentPlan.objects.filter(pk=plan_id).first()
+        plan = (
+            PaymentPlan.objects.filter(pk=plan_id)
+            .only("patient_id", "status", "payment_method_id")
+            .first()
+        )
         if plan is None or plan.status != PaymentPlan.Status.CANCELLED:
             return
         if plan.payment_method_id:

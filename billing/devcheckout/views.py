@@ -29,6 +29,12 @@ class CardForm(forms.Form):
             raise forms.ValidationError(ONLY_TEST_CARDS)
         return number
 
+    def forget_number(self) -> None:
+        """A card number is never sent back to the browser, not even a refused one (it may
+        be a real card typed in by mistake): the field re-renders empty with its error."""
+        if self.is_bound:
+            self.data = {k: v for k, v in self.data.items() if k != "card_number"}
+
 
 @roles(*PATIENT_SIDE_ROLES)
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -57,6 +63,7 @@ def hosted_page(request: SignedInRequest, session_id: str) -> HttpResponse:
             else:
                 if url_has_allowed_host_and_scheme(done.success_url, {request.get_host()}, True):
                     return redirect(done.success_url)
+    form.forget_number()
     back = session.success_url if not session.open else session.cancel_url
     safe = url_has_allowed_host_and_scheme(back, {request.get_host()}, True)
     context = {"session": session, "form": form, "back": back if safe else "/"}

@@ -142,3 +142,12 @@ def test_it_signs_as_stripe_does(settings):
     )
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(payload, header, "whsec_other", tolerance=300)
+
+
+def test_it_never_sends_a_card_number_back_to_the_browser(dev_urls, client, statement, alice):
+    page = _session(statement, alice)
+    path = page.url.removeprefix("https://testserver")
+    sign_in_fully(client, alice)
+    refused = client.post(path, {"card_number": "5555 5555 5555 4444"})
+    assert b"test cards only" in refused.content
+    assert b"5555" not in refused.content
