@@ -219,6 +219,17 @@ def setup_payment_method(setup_intent: str) -> str:
     return method if isinstance(method, str) else str(getattr(method, "id", "") or "")
 
 
+def payment_method_detach(payment_method: str) -> None:
+    """Take a saved card off its Customer, so it can never be charged again. A card that is
+    detached already (or gone) is done, not an error."""
+    try:
+        client().v1.payment_methods.detach(payment_method)
+    except stripe.InvalidRequestError:
+        return
+    except stripe.StripeError as error:
+        raise PaymentsUnavailable(type(error).__name__) from error
+
+
 @dataclass(frozen=True)
 class Charge:
     succeeded: bool

@@ -354,6 +354,13 @@ REFILLS_FHIR_SCOPE = env("REFILLS_FHIR_SCOPE")
 STRIPE_SECRET_KEY = envsecret("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = envsecret("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = "" if PRODUCTION else env("STRIPE_API_BASE")
+# Development only (`make run`'s demo): Stripe's hosted Checkout page is played by the
+# portal's own page under /dev/checkout/ (billing/devcheckout), on top of the localstripe
+# that STRIPE_API_BASE names. Never in production, and never without a local server.
+BILLING_DEV_CHECKOUT = not PRODUCTION and bool(STRIPE_API_BASE) and envbool("BILLING_DEV_CHECKOUT")
+# The certificate the portal's front presents (scripts/serve.sh's default), which the
+# development hosted page verifies when it delivers its signed webhook to the portal.
+BILLING_DEV_CHECKOUT_CA = env("PORTAL_TLS_CERT") or str(VAR_DIR / "tls" / "cert.pem")
 # Signed webhooks older than this (seconds) are refused (replays).
 STRIPE_WEBHOOK_TOLERANCE = envint("STRIPE_WEBHOOK_TOLERANCE", 300)
 # Where Checkout's hosted page lives: the Pay form's POST redirects there, so the CSP of

@@ -235,5 +235,3 @@ def pytest_runtest_teardown(item, nextitem):
         for table in _TRIGGERS_OFF:
             own.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
     _TRIGGERS_OFF.clear()
-
-
