@@ -1,0 +1,365 @@
+"""Red flags: deterministic word rules, run before anything else reads the message.
+
+A rule is a regular expression over the message's normalised words (lower case,
+apostrophes dropped, anything else not a letter or digit a space, a few common typos
+put right). A match counts unless a negation ("no", "not", "don't have", "without",
+"denies", ...) stands before it in the same clause (clauses end at punctuation and at
+"but"/"though"), or the clause says it has gone ("... is gone", "... went away").
+Hedges are not negations: "not sure if it's chest pain" still flags.
+
+Choices (tests/assistant/nlu/test_red_flags.py holds each):
+- "chest x-ray results", "my breathing test appointment", "blood test" do not flag:
+  they name a test, not a symptom.
+- "bleeding gums" does not flag (not severe bleeding); "bleeding that won't stop",
+  "bleeding heavily", "coughing up blood" do.
+- "stroke" and "heart attack" flag whatever the tense ("I think I'm having a stroke");
+  a history ("my dad had a stroke years ago") is a false alarm we accept.
+- Self-harm flags on wording about the patient ("kill myself", "end my life", "don't want
+  to live", "suicidal"); a negated mention ("I'm not suicidal") does not flag, like the
+  rest: the care team still reads every message.
+"""
+
+import re
+from functools import lru_cache
+
+from rapidfuzz.distance import OSA
+
+from assistant.nlu.types import RedFlag
+
+# Words the rules are written with; a message word one edit (two for long words) from one
+# of them, and not itself a common word, is read as that word ("cheast" -> "chest").
+KEYWORDS = (
+    "chest",
+    "pain",
+    "pains",
+    "crushing",
+    "pressure",
+    "tightness",
+    "breathe",
+    "breath",
+    "breathing",
+    "bleeding",
+    "bleed",
+    "blood",
+    "throat",
+    "closing",
+    "swelling",
+    "swollen",
+    "tongue",
+    "drooping",
+    "droopy",
+    "slurred",
+    "slurring",
+    "speech",
+    "stroke",
+    "suicide",
+    "suicidal",
+    "myself",
+    "overdose",
+    "overdosed",
+    "unconscious",
+    "unresponsive",
+    "seizure",
+    "seizures",
+    "anaphylaxis",
+    "anaphylactic",
+    "epipen",
+    "numbness",
+    "paralysed",
+    "paralyzed",
+    "collapsed",
+    "fainted",
+    "choking",
+    "gasping",
+    "heart",
+    "attack",
+    "hurts",
+    "stop",
+)
+# Real words that sit one edit from a keyword and must stay themselves.
+COMMON = frozenset(
+    [
+        "best",
+        "test",
+        "rest",
+        "chat",
+        "cheat",
+        "chess",
+        "paint",
+        "rain",
+        "pan",
+        "pin",
+        "main",
+        "gain",
+        "bread",
+        "breed",
+        "bleeds",
+        "heat",
+        "hear",
+        "heard",
+        "hearts",
+        "herd",
+        "start",
+        "stock",
+        "stops",
+        "step",
+        "shop",
+        "stoke",
+        "strike",
+        "strokes",
+        "speed",
+        "spelling",
+        "smelling",
+        "selling",
+        "through",
+        "threat",
+        "those",
+        "close",
+        "clothing",
+        "sling",
+        "swimming",
+        "tone",
+        "thought",
+        "myth",
+        "self",
+        "overdue",
+        "stroll",
+        "attach",
+        "attacks",
+        "blond",
+        "bloom",
+        "flood",
+        "clock",
+        "closing",
+        "tongue",
+        "swollen",
+        "dropping",
+        "hurt",
+        "hurst",
+        "burst",
+        "huts",
+        "paid",
+        "pair",
+        "said",
+        "crest",
+        "cooking",
+        "grasping",
+        "leading",
+        "painted",
+        "tainted",
+        "brushing",
+        "rushing",
+        "pleasure",
+    ]
+)
+NEGATIONS = frozenset(
+    [
+        "no",
+        "not",
+        "never",
+        "without",
+        "denies",
+        "deny",
+        "denied",
+        "dont",
+        "doesnt",
+        "didnt",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "havent",
+        "hasnt",
+        "hadnt",
+        "none",
+        "nor",
+        "neither",
+        "zero",
+    ]
+)
+# A negation word followed by one of these is a hedge, not a negation.
+HEDGES = (
+    "sure",
+    "know",
+    "certain",
+    "idea",
+    "think",
+    "tell",
+    "understand",
+    "remember",
+    "want to wait",
+)
+GONE = re.compile(
+    r"^\s*(?:is |are |has |have |had )?(?:now |completely |all )?"
+    r"(?:gone|went away|go away|resolved|cleared|better|improved|stopped|fine|ok|okay)\b"
+)
+CLAUSE_BREAK = re.compile(r"[.,;:!?\n]+|\b(?:but|though|although|however|yet)\b", re.IGNORECASE)
+
+CANT = r"(?:cant|can not|cannot|couldnt|could not|unable to|not able to|struggling to|struggle to|hard to|trouble to)"  # noqa: E501
+
+RULES: dict[str, tuple[str, ...]] = {
+    "chest_pain": (
+        r"chest pains?",
+        r"pains? in (?:my |the )?chest",
+        r"chest (?:is |feels |feel )?(?:hurting|hurts|hurt|aching|aches|tight|heavy|crushing)",
+        r"(?:tight|tightness in (?:my |the )?|heavy|crushing|squeezing|pressure in (?:my |the )?)chest",  # noqa: E501
+        r"chest (?:tightness|pressure|discomfort)",
+        r"crushing pain",
+        r"heart attack",
+        r"pain (?:spreading|going|radiating|moving) (?:down|to|into) (?:my |the )?(?:left )?(?:arm|jaw)",  # noqa: E501
+    ),
+    "breathing": (
+        CANT + r" (?:breathe|breath|breathing|catch my breath|get (?:my |a )?breath|get air)",
+        r"(?:trouble|difficulty|difficulties|problems?|struggling|hard time) (?:with )?breathing",
+        r"short(?:ness)? of breath",
+        r"(?:out of|no) breath (?:at rest|sitting|lying)",
+        r"not breathing",
+        r"stopped breathing",
+        r"gasping(?: for (?:air|breath))?",
+        r"choking",
+        r"(?:lips|face|skin) (?:are |is |turning |going |gone )+blue",
+        r"breathing (?:is )?(?:very |really )?(?:hard|difficult|laboured|labored)",
+        r"suffocating",
+    ),
+    "stroke": (
+        r"face (?:is )?(?:drooping|droopy|dropping|sagging|numb)",
+        r"(?:drooping|droopy) (?:face|mouth|eye)",
+        r"(?:one side of (?:my |his |her |the )?face)",
+        r"slurr(?:ed|ing) (?:speech|words|my words)",
+        r"speech (?:is )?slurr(?:ed|ing)",
+        r"(?:is |am |are |started |keeps )?slurring",
+        r"(?:cant|can not|cannot|unable to) (?:speak|talk|get words out|lift (?:my |his |her )?arm|move (?:my |his |her )?(?:arm|leg|side))",  # noqa: E501
+        r"(?:numb|weak|numbness|weakness|paralysed|paralyzed) (?:on|down) (?:one|the (?:left|right)|my (?:left|right)) side",  # noqa: E501
+        r"(?:one|left|right) side (?:of (?:my |the )?body )?(?:is |went |gone |feels )?(?:numb|weak|dead|paralysed|paralyzed)",  # noqa: E501
+        r"stroke",
+        r"sudden(?:ly)? (?:confused|confusion|blind|cant see|lost (?:my )?vision)",
+        r"worst headache",
+    ),
+    "bleeding": (
+        r"bleeding (?:that |which |it )?(?:wont|will not|doesnt|does not|isnt|cant|didnt|hasnt|has not) (?:stop|stopping|stopped)",  # noqa: E501
+        r"(?:wont|will not|cant|can not|cannot|doesnt|isnt) stop(?:ping)? bleeding",
+        r"bleed(?:ing)? (?:heavily|a lot|badly|profusely|everywhere|non ?stop|so much)",
+        r"(?:heavy|severe|serious|uncontrolled|massive|lots of|a lot of) (?:bleeding|blood)",
+        r"blood (?:everywhere|all over|wont stop|is pouring|pouring|gushing|spurting)",
+        r"(?:coughing|cough|vomiting|throwing|puking|spitting) (?:up )?blood",
+        r"blood in (?:my )?(?:vomit|sick)",
+        r"bleeding out",
+        r"soaked (?:through )?(?:with|in) blood",
+    ),
+    "anaphylaxis": (
+        r"throat (?:is |feels |feel )?(?:closing|swelling|swollen|tight|tightening|closing up)",
+        r"(?:tongue|lips?|face|mouth) (?:is |are |has |have )?(?:swelling|swollen|swelled|puffing) up",  # noqa: E501
+        r"(?:tongue|lips?) (?:is |are )?(?:swelling|swollen)",
+        r"(?:swollen|swelling) (?:tongue|lips?|throat)",
+        r"anaphyla(?:xis|ctic)",
+        r"(?:severe|bad|serious|major) allergic reaction",
+        r"(?:used|use|needed|need|had to use) (?:my |an |the )?epi ?pen",
+    ),
+    "self_harm": (
+        r"(?:kill|killing|hurt|hurting|harm|harming|cut|cutting) myself",
+        r"self ?harm(?:ing)?",
+        r"suicid(?:e|al)",
+        r"end (?:my|it) (?:life|all)",
+        r"end it all",
+        r"take my (?:own )?life",
+        r"(?:dont|do not|no longer) (?:want|wanna|wish) to (?:live|be alive|be here|wake up)",
+        r"want to die",
+        r"wanna die",
+        r"better off dead",
+        r"no (?:reason|point) (?:to|in) (?:live|living|go on|going on)",
+        r"not worth living",
+    ),
+    "overdose": (
+        r"overdos(?:e|ed|ing)",
+        r"took (?:way )?too (?:many|much)",
+        r"taken (?:way )?too (?:many|much)",
+        r"swallowed (?:a |the |all (?:of )?(?:my |the )?|a whole |the whole |whole )(?:bottle|pack|packet|box|pills|tablets)",  # noqa: E501
+        r"(?:took|taken|swallowed) (?:a |the )?(?:whole|entire|full) (?:bottle|pack|packet|box)",
+        r"(?:took|taken|swallowed) all (?:of )?(?:my |the )?(?:pills|tablets|meds|medicine|medication)",  # noqa: E501
+        r"(?:took|taken) (?:a )?(?:double|triple) (?:dose|the dose)",
+        r"(?:swallowed|drank|drunk|ate) (?:some )?(?:bleach|poison|antifreeze|weed killer)",
+    ),
+    "unconscious": (
+        r"unconscious",
+        r"unresponsive",
+        r"passed out",
+        r"(?:wont|will not|cant|can not|cannot|isnt|not) wak(?:e|ing) (?:him |her |them )?up",
+        r"(?:fainted|fainting|collapsed|blacked out|keeled over)",
+        r"not responding",
+        r"lost consciousness",
+    ),
+    "seizure": (
+        r"seizures?",
+        r"(?:having|had) a fit",
+        r"convuls(?:ing|ions?)",
+    ),
+}
+# Tests, appointments and results that name a symptom word without the symptom.
+FALSE_FRIENDS = re.compile(
+    r"\b(?:(?:chest|breathing|blood|stroke|seizure|heart|lung|allergy)s? "
+    r"(?:x ?rays?|test|tests|scan|scans|results?|appointment|clinic|checks?|check up|checkup|"
+    r"exam|specialist|rehab|medicine|medication|meds|tablets?|pills?|class|work|ultrasound|ecg|"
+    r"ekg|echo|monitor|levels?|panel|count|donation|draw|work ?up)"
+    r"|blood (?:pressure|sugar|thinners?)"
+    r"|(?:after|since|from|before) (?:my|his|her|their|the) "
+    r"(?:stroke|heart attack|seizure|overdose)"
+    r"|(?:had|history of) (?:a )?(?:stroke|heart attack|seizure)s? (?:\w+ )?(?:\w+ )?"
+    r"(?:ago|last (?:year|month|week)|in (?:19|20)\d\d))\b"
+)
+COMPILED = {
+    kind: re.compile(r"\b(?:" + "|".join(patterns) + r")\b") for kind, patterns in RULES.items()
+}
+
+
+@lru_cache(maxsize=4096)
+def _corrected(word: str) -> str:
+    if len(word) < 4 or word in COMMON or word in KEYWORDS:
+        return word
+    allowed = 2 if len(word) >= 8 else 1
+    best, best_distance = word, allowed + 1
+    for keyword in KEYWORDS:
+        if abs(len(keyword) - len(word)) > allowed:
+            continue
+        distance = OSA.distance(word, keyword, score_cutoff=allowed)
+        if distance < best_distance:
+            best, best_distance = keyword, distance
+    return best
+
+
+def normalise(text: str) -> str:
+    """Lower case, apostrophes dropped, other marks a space, known typos put right."""
+    text = text.lower().replace("\u2019", "'").replace("'", "")
+    words = re.sub(r"[^a-z0-9]+", " ", text).split()
+    return " ".join(_corrected(word) for word in words)
+
+
+# "I don't want to hurt myself" is still about hurting oneself: for self-harm only the plain
+# negations count ("I'm not suicidal", "no thoughts of harming myself").
+SELF_HARM_NEGATIONS = frozenset(
+    ["no", "not", "never", "without", "denies", "deny", "denied", "none"]
+)
+
+
+def _negated(kind: str, before: str, after: str) -> bool:
+    negations = SELF_HARM_NEGATIONS if kind == "self_harm" else NEGATIONS
+    words = before.split()[-5:]
+    for i, word in enumerate(words):
+        if word in negations:
+            rest = " ".join(words[i + 1 :])
+            if not any(rest.startswith(hedge) for hedge in HEDGES):
+                return True
+    return bool(GONE.match(after))
+
+
+def red_flag(text: str) -> RedFlag | None:
+    """The first red flag in the text, or None. Deterministic, no model, no I/O."""
+    for clause in CLAUSE_BREAK.split(text):
+        words = normalise(clause)
+        if not words:
+            continue
+        screened = FALSE_FRIENDS.sub(lambda m: "_" * len(m.group()), words)
+        for kind, pattern in COMPILED.items():
+            for match in pattern.finditer(screened):
+                if not _negated(kind, words[: match.start()], words[match.end() :]):
+                    return RedFlag(kind=kind, phrase=words[match.start() : match.end()])
+    return None

@@ -1,0 +1,380 @@
+"""Dates, times and parts of the day named in a message, relative to the clinic's local now.
+
+Our own rules read the phrases patients use for visits ("next tuesday after 3", "the 14th",
+"tomorrow morning", "this friday at 2pm", "in two weeks"); dateparser (English only, dates
+from the future) reads what is left that names a month ("dec 3", "3rd of december").
+Everything is naive local clinic time: the caller converts from and to UTC.
+
+Readings (tests/assistant/nlu/test_when.py holds each):
+- a weekday ("monday", "next monday") is the next one after today; "this monday" may be
+  today; "monday next week" is the Monday of the next calendar week (weeks start Monday).
+- "the 14th" is this month's 14th unless it has passed, then next month's.
+- a month and day in the past is next year's.
+- an hour without am/pm is read in clinic hours: 7-11 morning, 12 noon, 1-6 afternoon;
+  "in the evening"/"tonight" moves it to the afternoon/evening.
+- a bare number is a time only after "at", "after", "before", "around", "by" ... or with
+  am/pm/o'clock ("10 mg" and "2 weeks" are not times).
+"""
+
+import datetime as dt
+import re
+from functools import lru_cache
+
+WEEKDAYS = {
+    "monday": 0,
+    "mon": 0,
+    "mondays": 0,
+    "tuesday": 1,
+    "tues": 1,
+    "tue": 1,
+    "tuesdays": 1,
+    "tuseday": 1,
+    "teusday": 1,
+    "tusday": 1,
+    "wednesday": 2,
+    "wed": 2,
+    "weds": 2,
+    "wednsday": 2,
+    "wendsday": 2,
+    "wednesdays": 2,
+    "wensday": 2,
+    "thursday": 3,
+    "thu": 3,
+    "thur": 3,
+    "thurs": 3,
+    "thursdays": 3,
+    "thrusday": 3,
+    "thurday": 3,
+    "friday": 4,
+    "fri": 4,
+    "fridays": 4,
+    "firday": 4,
+    "fryday": 4,
+    "saturday": 5,
+    "sat": 5,
+    "saturdays": 5,
+    "sunday": 6,
+    "sun": 6,
+    "sundays": 6,
+}
+MONTHS = {
+    "jan": 1,
+    "january": 1,
+    "feb": 2,
+    "february": 2,
+    "mar": 3,
+    "march": 3,
+    "apr": 4,
+    "april": 4,
+    "may": 5,
+    "jun": 6,
+    "june": 6,
+    "jul": 7,
+    "july": 7,
+    "aug": 8,
+    "august": 8,
+    "sep": 9,
+    "sept": 9,
+    "september": 9,
+    "oct": 10,
+    "october": 10,
+    "nov": 11,
+    "november": 11,
+    "dec": 12,
+    "december": 12,
+}
+NUMBERS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "couple": 2,
+    "a couple": 2,
+    "a couple of": 2,
+    "couple of": 2,
+    "few": 3,
+    "a few": 3,
+}
+WORD_HOURS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
+
+_WD = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
+_MO = "|".join(sorted(MONTHS, key=len, reverse=True))
+_NUM = r"(?:\d+|" + "|".join(sorted(NUMBERS, key=len, reverse=True)) + ")"
+_ORD = r"(\d{1,2})(?:st|nd|rd|th)?"
+
+RELATIVE_DAY = re.compile(
+    r"\b(day after (?:tomorrow|tmrw|tomorow|tmr)|today|tonight|tonite|"
+    r"tomorrow|tmrw|tomorow|tommorow|tommorrow|tomorrw|tmr|2moro|2morrow)\b"
+)
+WEEKDAY = re.compile(
+    r"\b(?:(next|this|coming|this coming|on|following|the following)\s+)?(" + _WD + r")\b"
+    r"(?:\s+(next week|after next|the week after|week after next))?"
+)
+NEXT_WEEK_WEEKDAY = re.compile(r"\bnext week(?:\s+on)?\s+(" + _WD + r")\b")
+IN_N = re.compile(
+    r"\b(?:in|within)\s+(" + _NUM + r")\s+(days?|weeks?|wks?)\b(?:\s+time)?"
+    r"|\b(" + _NUM + r")\s+(days?|weeks?)\s+from\s+(?:now|today)\b"
+)
+MONTH_DAY = re.compile(
+    r"\b(" + _MO + r")\.?\s+(?:the\s+)?" + _ORD + r"\b(?!\s*(?:am|pm|:))"
+    r"|\b" + _ORD + r"\s+(?:of\s+)?(" + _MO + r")\b"
+)
+NUMERIC_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b|\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
+DAY_OF_MONTH = re.compile(
+    r"\b(?:the|on)\s+(\d{1,2})(?:st|nd|rd|th)\b|\bthe\s+(\d{1,2})\b(?!\s*(?:am|pm|:|mg))"
+    r"|\b(\d{1,2})(?:st|nd|rd|th)\b"
+)
+PART_OF_DAY = re.compile(
+    r"\b(morning|mornin|morn|am|afternoon|aftenoon|arvo|evening|evenin|tonight|tonite|night|"
+    r"lunchtime|lunch time|first thing|after work|after school|end of the day)\b"
+)
+PARTS = {
+    "morning": "morning",
+    "mornin": "morning",
+    "morn": "morning",
+    "first thing": "morning",
+    "afternoon": "afternoon",
+    "aftenoon": "afternoon",
+    "arvo": "afternoon",
+    "lunchtime": "afternoon",
+    "lunch time": "afternoon",
+    "after school": "afternoon",
+    "end of the day": "afternoon",
+    "evening": "evening",
+    "evenin": "evening",
+    "tonight": "evening",
+    "tonite": "evening",
+    "night": "evening",
+    "after work": "evening",
+}
+RELATIONS = {
+    "at": "at",
+    "@": "at",
+    "for": "at",
+    "after": "after",
+    "from": "after",
+    "later than": "after",
+    "past": "after",
+    "not before": "after",
+    "any time after": "after",
+    "anytime after": "after",
+    "before": "before",
+    "by": "before",
+    "until": "before",
+    "till": "before",
+    "earlier than": "before",
+    "no later than": "before",
+    "not after": "before",
+    "around": "around",
+    "about": "around",
+    "approximately": "around",
+    "roughly": "around",
+    "near": "around",
+    "close to": "around",
+    "ish": "around",
+}
+_REL = "|".join(
+    re.escape(r) for r in sorted((r for r in RELATIONS if r != "ish"), key=len, reverse=True)
+)
+_HOURW = "|".join(WORD_HOURS)
+TIME = re.compile(
+    r"(?:\b(?P<rel>" + _REL + r")\s+)?"
+    r"(?:(?P<half>half past|quarter past|quarter to)\s+)?"
+    r"(?P<hour>\d{1,2}|" + _HOURW + r")"
+    r"(?:[:.h](?P<minute>\d{2}))?"
+    r"\s*(?P<ampm>a\.?m\.?|p\.?m\.?|o\s?clock|oclock|hrs|ish)?"
+    r"(?P<ish>\s*ish)?\b"
+)
+NOON = re.compile(
+    r"(?:\b(?P<rel>" + _REL + r")\s+)?\b(?P<word>noon|midday|mid day|12 noon|lunchtime)\b"
+)
+
+
+def _next_weekday(today: dt.date, weekday: int, *, include_today: bool) -> dt.date:
+    ahead = (weekday - today.weekday()) % 7
+    if ahead == 0 and not include_today:
+        ahead = 7
+    return today + dt.timedelta(days=ahead)
+
+
+def _number(word: str) -> int | None:
+    if word.isdigit():
+        return int(word)
+    return NUMBERS.get(word)
+
+
+def _valid(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _month_day(today: dt.date, month: int, day: int) -> dt.date | None:
+    for year in (today.year, today.year + 1):
+        date = _valid(year, month, day)
+        if date and date >= today:
+            return date
+    return None
+
+
+def _day_of_month(today: dt.date, day: int) -> dt.date | None:
+    if not 1 <= day <= 31:
+        return None
+    year, month = today.year, today.month
+    for _ in range(13):
+        date = _valid(year, month, day)
+        if date and date >= today:
+            return date
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+@lru_cache(maxsize=1)
+def _dateparser():  # type: ignore[no-untyped-def]
+    import dateparser  # imported at first use: it loads its language data
+
+    return dateparser
+
+
+def _dateparser_date(phrase: str, now: dt.datetime) -> dt.date | None:
+    settings = {
+        "PREFER_DATES_FROM": "future",
+        "RELATIVE_BASE": now,
+        "RETURN_AS_TIMEZONE_AWARE": False,
+        "PREFER_DAY_OF_MONTH": "first",
+        "DATE_ORDER": "MDY",
+    }
+    parsed = _dateparser().parse(phrase, languages=["en"], settings=settings)
+    return parsed.date() if parsed else None
+
+
+def find_date(text: str, now: dt.datetime) -> dt.date | None:
+    """The visit date the text names, or None."""
+    today = now.date()
+    if match := NUMERIC_DATE.search(text):
+        if match.group(1):
+            return _valid(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        month, day, year = int(match.group(4)), int(match.group(5)), match.group(6)
+        if year:
+            full = int(year) + (2000 if len(year) == 2 else 0)
+            return _valid(full, month, day)
+        return _month_day(today, month, day)
+    if match := MONTH_DAY.search(text):
+        month_word = match.group(1) or match.group(4)
+        day_text = match.group(2) or match.group(3)
+        if not (month_word == "may" and match.group(1) and not re.search(r"\d", day_text)):
+            found = _month_day(today, MONTHS[month_word], int(day_text))
+            if found:
+                return found
+            return _dateparser_date(match.group(0), now)
+    if match := RELATIVE_DAY.search(text):
+        word = match.group(1)
+        if word.startswith("day after"):
+            return today + dt.timedelta(days=2)
+        if word in ("today", "tonight", "tonite"):
+            return today
+        return today + dt.timedelta(days=1)
+    if match := NEXT_WEEK_WEEKDAY.search(text):
+        monday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=7)
+        return monday + dt.timedelta(days=WEEKDAYS[match.group(1)])
+    if match := WEEKDAY.search(text):
+        qualifier, weekday, later = match.group(1), WEEKDAYS[match.group(2)], match.group(3)
+        if later == "next week":
+            monday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=7)
+            return monday + dt.timedelta(days=weekday)
+        include_today = qualifier in ("this",)
+        date = _next_weekday(today, weekday, include_today=include_today)
+        if later or qualifier in ("following", "the following"):
+            date += dt.timedelta(days=7)
+        return date
+    if match := IN_N.search(text):
+        count_word, unit = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
+        count = _number(count_word)
+        if count is not None:
+            days = count * 7 if unit.startswith("w") else count
+            return today + dt.timedelta(days=days)
+    if re.search(r"\b(?:a|one) week (?:from )?(?:today|now)\b|\bin a week\b", text):
+        return today + dt.timedelta(days=7)
+    if match := DAY_OF_MONTH.search(text):
+        day_text = match.group(1) or match.group(2) or match.group(3)
+        return _day_of_month(today, int(day_text))
+    return None
+
+
+def find_part_of_day(text: str) -> str | None:
+    match = PART_OF_DAY.search(text)
+    if not match or match.group(1) == "am":
+        return None
+    return PARTS[match.group(1)]
+
+
+def find_time(text: str, part_of_day: str | None) -> tuple[str, str] | None:
+    """(HH:MM, relation) for the time the text names, or None."""
+    if match := NOON.search(text):
+        return "12:00", RELATIONS.get(match.group("rel") or "at", "at")
+    for match in TIME.finditer(text):
+        rel, ampm, ish = match.group("rel"), match.group("ampm"), match.group("ish")
+        hour_text, minute_text = match.group("hour"), match.group("minute")
+        if not (rel or ampm or minute_text or match.group("half")):
+            continue
+        after = text[match.end() : match.end() + 12]
+        if re.match(r"\s*(?:mg|mcg|ml|g\b|days?|weeks?|wks?|months?|years?|tabs?|pills?)", after):
+            continue
+        if re.match(r"\s*(?:st|nd|rd|th)\b", after):
+            continue
+        before = text[max(0, match.start() - 6) : match.start()]
+        if re.search(r"(?:\$|#|/)\s*$", before):
+            continue
+        hour = int(hour_text) if hour_text.isdigit() else WORD_HOURS[hour_text]
+        minute = int(minute_text) if minute_text else 0
+        if hour > 23 or minute > 59:
+            continue
+        # "for 2" reads as a party size as often as a time; only with am/pm or minutes
+        if rel == "for" and not (ampm or minute_text):
+            continue
+        half = match.group("half")
+        if half == "half past":
+            minute = 30
+        elif half == "quarter past":
+            minute = 15
+        elif half == "quarter to":
+            hour, minute = hour - 1, 45
+        ampm_word = (ampm or "").replace(".", "").replace(" ", "")
+        if ampm_word.startswith("p") and hour < 12:
+            hour += 12
+        elif ampm_word.startswith("a") and hour == 12:
+            hour = 0
+        elif not ampm_word.startswith(("a", "p")) and (
+            (part_of_day in ("afternoon", "evening") and hour < 12)
+            or (part_of_day != "morning" and 1 <= hour <= 6)
+        ):
+            hour += 12
+        relation = RELATIONS.get(rel or "at", "at")
+        if ampm_word == "ish" or ish:
+            relation = "around"
+        return f"{hour:02d}:{minute:02d}", relation
+    return None
