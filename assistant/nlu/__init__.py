@@ -36,7 +36,8 @@ def slots(
     clinicians: Sequence[str] = (),
 ) -> dict[str, str]:
     """The slots the text names (see Understanding.slots)."""
-    lowered = " ".join(text.lower().replace("\u2019", "'").split())
+    lowered = text.lower().replace("\u2019", "'").replace("'s ", " ").replace("'", "")
+    lowered = " ".join(lowered.split())
     found: dict[str, str] = {}
     date = find_date(lowered, now)
     if date is not None:
@@ -65,18 +66,12 @@ def understand(
 ) -> Understanding:
     """What the message asks for. `now` is naive local clinic time; so are the slots."""
     flag = red_flag(text)
-    if flag is not None:
-        # The chat stops at once; only the medicine is kept, for the care team's alert.
-        medication = find_medication(text, medications)
-        return Understanding(
-            intent="emergency",
-            slots={"medication": medication} if medication else {},
-            red_flag=flag,
-        )
+    # An emergency stops the chat; its slots (what the text names, like any message's) are
+    # only there for the care team's alert.
     return Understanding(
-        intent=classify(text),
+        intent="emergency" if flag else classify(text),
         slots=slots(text, now=now, medications=medications, clinicians=clinicians),
-        red_flag=None,
+        red_flag=flag,
     )
 
 

@@ -115,7 +115,30 @@ def find_medication(text: str, medications: Sequence[str]) -> str | None:
                 score = _similarity(candidate, one)
                 if score > best_score:
                     best, best_score = entry, score
-    return best
+    return best or _by_device(message, medications)
+
+
+# Forms a patient names instead of the medicine ("my inhaler"): they name it when only one
+# entry of the list has that form.
+DEVICES = {
+    "inhaler": "inhaler",
+    "inhalers": "inhaler",
+    "pen": "pen",
+    "pens": "pen",
+    "patch": "patch",
+    "patches": "patch",
+    "cream": "cream",
+    "drops": "drops",
+}
+
+
+def _by_device(message: list[str], medications: Sequence[str]) -> str | None:
+    for word in message:
+        if word in DEVICES:
+            holders = [entry for entry in medications if DEVICES[word] in words(entry)]
+            if len(holders) == 1:
+                return holders[0]
+    return None
 
 
 def find_clinician(text: str, clinicians: Sequence[str]) -> str | None:

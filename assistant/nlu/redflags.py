@@ -271,8 +271,8 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "overdose": (
         r"overdos(?:e|ed|ing)",
-        r"took (?:way )?too (?:many|much)",
-        r"taken (?:way )?too (?:many|much)",
+        r"took (?:way )?(?:too|to|2) (?:many|much)",
+        r"taken (?:way )?(?:too|to|2) (?:many|much)",
         r"swallowed (?:a |the |all (?:of )?(?:my |the )?|a whole |the whole |whole )(?:bottle|pack|packet|box|pills|tablets)",  # noqa: E501
         r"(?:took|taken|swallowed) (?:a |the )?(?:whole|entire|full) (?:bottle|pack|packet|box)",
         r"(?:took|taken|swallowed) all (?:of )?(?:my |the )?(?:pills|tablets|meds|medicine|medication)",  # noqa: E501
@@ -315,7 +315,7 @@ COMPILED = {
 def _corrected(word: str) -> str:
     if len(word) < 4 or word in COMMON or word in KEYWORDS:
         return word
-    allowed = 2 if len(word) >= 8 else 1
+    allowed = 2 if len(word) >= 10 else 1
     best, best_distance = word, allowed + 1
     for keyword in KEYWORDS:
         if abs(len(keyword) - len(word)) > allowed:
@@ -326,11 +326,28 @@ def _corrected(word: str) -> str:
     return best
 
 
+# Words that only colour what follows ("my chest feels really tight"): left out of the match.
+INTENSIFIERS = frozenset(
+    [
+        "really",
+        "very",
+        "quite",
+        "super",
+        "extremely",
+        "terribly",
+        "awfully",
+        "kinda",
+        "pretty",
+        "totally",
+    ]
+)
+
+
 def normalise(text: str) -> str:
     """Lower case, apostrophes dropped, other marks a space, known typos put right."""
     text = text.lower().replace("\u2019", "'").replace("'", "")
     words = re.sub(r"[^a-z0-9]+", " ", text).split()
-    return " ".join(_corrected(word) for word in words)
+    return " ".join(_corrected(word) for word in words if word not in INTENSIFIERS)
 
 
 # "I don't want to hurt myself" is still about hurting oneself: for self-harm only the plain

@@ -241,7 +241,7 @@ def _month_day(today: dt.date, month: int, day: int) -> dt.date | None:
     return None
 
 
-def _day_of_month(today: dt.date, day: int) -> dt.date | None:
+def _nth_of_month(today: dt.date, day: int) -> dt.date | None:
     if not 1 <= day <= 31:
         return None
     year, month = today.year, today.month
@@ -272,57 +272,98 @@ def _dateparser_date(phrase: str, now: dt.datetime) -> dt.date | None:
     return parsed.date() if parsed else None
 
 
+def _numeric(match: re.Match[str], today: dt.date) -> dt.date | None:
+    if match.group(1):
+        return _valid(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    month, day, year = int(match.group(4)), int(match.group(5)), match.group(6)
+    if year:
+        return _valid(int(year) + (2000 if len(year) == 2 else 0), month, day)
+    return _month_day(today, month, day)
+
+
+def _named_month(match: re.Match[str], now: dt.datetime) -> dt.date | None:
+    month_word = match.group(1) or match.group(4)
+    day_text = match.group(2) or match.group(3)
+    return _month_day(now.date(), MONTHS[month_word], int(day_text)) or _dateparser_date(
+        match.group(0), now
+    )
+
+
+def _relative_day(match: re.Match[str], today: dt.date) -> dt.date:
+    word = match.group(1)
+    if word.startswith("day after"):
+        return today + dt.timedelta(days=2)
+    if word in ("today", "tonight", "tonite"):
+        return today
+    return today + dt.timedelta(days=1)
+
+
+def _next_week(today: dt.date, weekday: int) -> dt.date:
+    monday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=7)
+    return monday + dt.timedelta(days=weekday)
+
+
+def _weekday(match: re.Match[str], today: dt.date) -> dt.date:
+    qualifier, weekday, later = match.group(1), WEEKDAYS[match.group(2)], match.group(3)
+    if later == "next week":
+        return _next_week(today, weekday)
+    date = _next_weekday(today, weekday, include_today=qualifier == "this")
+    if later or qualifier in ("following", "the following"):
+        date += dt.timedelta(days=7)
+    return date
+
+
+def _in_n(match: re.Match[str], today: dt.date) -> dt.date | None:
+    count_word, unit = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
+    count = _number(count_word)
+    if count is None:
+        return None
+    return today + dt.timedelta(days=count * 7 if unit.startswith("w") else count)
+
+
+def _day_of_month(match: re.Match[str], today: dt.date) -> dt.date | None:
+    return _nth_of_month(today, int(match.group(1) or match.group(2) or match.group(3)))
+
+
+A_WEEK = re.compile(r"\b(?:a|one) week (?:from )?(?:today|now)\b|\bin a week\b")
+# A date after these words is the one being given up ("from monday to wednesday", "instead
+# of the 9th", "can't do thursday"): when a message names two, the other one is meant.
+GIVEN_UP = re.compile(
+    r"(?:\bfrom|instead of|rather than|\bthan|\bnot|cant do|cant make|cannot do|can not do|"
+    r"cant come|cannot make|cant make it|booked for|moved from|move from|was|is)"
+    r"(?:\s+(?:on|the|my|it|for|at))*\s*$"
+)
+
+
 def find_date(text: str, now: dt.datetime) -> dt.date | None:
-    """The visit date the text names, or None."""
+    """The visit date the text names, or None; of two, the one not being given up."""
     today = now.date()
-    if match := NUMERIC_DATE.search(text):
-        if match.group(1):
-            return _valid(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        month, day, year = int(match.group(4)), int(match.group(5)), match.group(6)
-        if year:
-            full = int(year) + (2000 if len(year) == 2 else 0)
-            return _valid(full, month, day)
-        return _month_day(today, month, day)
-    if match := MONTH_DAY.search(text):
-        month_word = match.group(1) or match.group(4)
-        day_text = match.group(2) or match.group(3)
-        if not (month_word == "may" and match.group(1) and not re.search(r"\d", day_text)):
-            found = _month_day(today, MONTHS[month_word], int(day_text))
-            if found:
-                return found
-            return _dateparser_date(match.group(0), now)
-    if match := RELATIVE_DAY.search(text):
-        word = match.group(1)
-        if word.startswith("day after"):
-            return today + dt.timedelta(days=2)
-        if word in ("today", "tonight", "tonite"):
-            return today
-        return today + dt.timedelta(days=1)
-    if match := NEXT_WEEK_WEEKDAY.search(text):
-        monday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=7)
-        return monday + dt.timedelta(days=WEEKDAYS[match.group(1)])
-    if match := WEEKDAY.search(text):
-        qualifier, weekday, later = match.group(1), WEEKDAYS[match.group(2)], match.group(3)
-        if later == "next week":
-            monday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=7)
-            return monday + dt.timedelta(days=weekday)
-        include_today = qualifier in ("this",)
-        date = _next_weekday(today, weekday, include_today=include_today)
-        if later or qualifier in ("following", "the following"):
-            date += dt.timedelta(days=7)
-        return date
-    if match := IN_N.search(text):
-        count_word, unit = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
-        count = _number(count_word)
-        if count is not None:
-            days = count * 7 if unit.startswith("w") else count
-            return today + dt.timedelta(days=days)
-    if re.search(r"\b(?:a|one) week (?:from )?(?:today|now)\b|\bin a week\b", text):
-        return today + dt.timedelta(days=7)
-    if match := DAY_OF_MONTH.search(text):
-        day_text = match.group(1) or match.group(2) or match.group(3)
-        return _day_of_month(today, int(day_text))
-    return None
+    readers = (
+        (NUMERIC_DATE, lambda m: _numeric(m, today)),
+        (MONTH_DAY, lambda m: _named_month(m, now)),
+        (RELATIVE_DAY, lambda m: _relative_day(m, today)),
+        (NEXT_WEEK_WEEKDAY, lambda m: _next_week(today, WEEKDAYS[m.group(1)])),
+        (WEEKDAY, lambda m: _weekday(m, today)),
+        (IN_N, lambda m: _in_n(m, today)),
+        (A_WEEK, lambda m: today + dt.timedelta(days=7)),
+        (DAY_OF_MONTH, lambda m: _day_of_month(m, today)),
+    )
+    found: list[tuple[int, int, dt.date]] = []
+    for pattern, read in readers:
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if any(start < taken_end and taken_start < end for taken_start, taken_end, _ in found):
+                continue
+            if pattern is MONTH_DAY and match.group(1) == "may" and not match.group(2):
+                continue
+            date = read(match)
+            if date is not None:
+                found.append((start, end, date))
+    if not found:
+        return None
+    found.sort()
+    kept = [item for item in found if not GIVEN_UP.search(text[max(0, item[0] - 30) : item[0]])]
+    return (kept or found)[-1][2]
 
 
 def find_part_of_day(text: str) -> str | None:
