@@ -618,17 +618,14 @@ EXTRA: dict[str, list[str]] = {
         "ok thanks",
         "cool",
         "alright",
-        "sure",
         "yes please",
         "no thanks",
         "nah",
         "maybe",
         "hmm",
-        "lol",
         "haha",
         "?",
         "what",
-        "options",
         "show me the options",
         "what are my options",
         "what can you help with",
@@ -636,7 +633,6 @@ EXTRA: dict[str, list[str]] = {
         "how does this work",
         "is this working",
         "are you there",
-        "can you hear me",
         "are you human",
         "am I talking to a bot",
         "who built you",
@@ -696,7 +692,7 @@ def expand(template: str, rng: random.Random) -> str:
     text = (rng.choice(PLEASE) + text.strip() + rng.choice(TAIL)).strip()
     if rng.random() < 0.4:
         text = text.lower().replace("'", "").replace(",", "").replace("?", "")
-    return text
+    return " ".join(text.split())
 
 
 def main() -> None:

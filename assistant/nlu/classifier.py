@@ -13,8 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parent / "data"
-TRAINING_FILE = DATA / "train.jsonl"
+from assistant.nlu.data import TRAINING_FILE
 
 
 def clean(text: str) -> str:

@@ -22,6 +22,7 @@ import resource
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from assistant.nlu import understand, warm_up
@@ -100,6 +101,6 @@ def evaluate(rows: Iterable[dict[str, Any]]) -> Report:
     return Report(figures=figures, misses=misses)
 
 
-def read_jsonl(path: str) -> list[dict[str, Any]]:
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     with open(path, encoding="utf-8") as lines:
         return [json.loads(line) for line in lines if line.strip()]

@@ -205,6 +205,8 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:tight|tightness in (?:my |the )?|heavy|crushing|squeezing|pressure in (?:my |the )?)chest",  # noqa: E501
         r"chest (?:tightness|pressure|discomfort)",
         r"crushing pain",
+        r"(?:elephant|weight|something heavy) (?:sitting |standing )?on (?:my |the )?chest",
+        r"chest (?:is )?killing me",
         r"heart attack",
         r"pain (?:spreading|going|radiating|moving) (?:down|to|into) (?:my |the )?(?:left )?(?:arm|jaw)",  # noqa: E501
     ),
@@ -220,14 +222,25 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:lips|face|skin) (?:are |is |turning |going |gone )+blue",
         r"breathing (?:is )?(?:very |really )?(?:hard|difficult|laboured|labored)",
         r"suffocating",
+        r"(?:struggling|fighting|gasping) for (?:breath|air)",
+        r"(?:can|could) (?:barely|hardly) (?:breathe|breath|breathing)",
+        r"barely breathing",
+        r"breathless (?:at rest|sitting|lying|and)",
+        r"(?:turning|turned|going|gone|went) (?:blue|grey|gray)",
+        r"(?:lips|face|skin|baby|he|she|child) (?:is |are |looks? |look )blue",
     ),
     "stroke": (
         r"face (?:is )?(?:drooping|droopy|dropping|sagging|numb)",
         r"(?:drooping|droopy) (?:face|mouth|eye)",
-        r"(?:one side of (?:my |his |her |the )?face)",
+        r"(?:one|left|right) side of (?:my |his |her |their |the )?face",
+        r"face (?:went|gone|has gone|going|is going) (?:numb|droopy|floppy|lopsided)",
+        r"(?:lopsided|crooked|uneven) (?:face|smile|mouth)",
+        r"(?:cant|can not|cannot) (?:smile|feel (?:my |his |her )?(?:face|arm|leg))",
+        r"(?:arm|leg) (?:went|has gone|suddenly went|is suddenly) (?:numb|weak|limp|dead)",
+        r"words (?:are |keep )?(?:coming out )?(?:wrong|jumbled|garbled)",
         r"slurr(?:ed|ing) (?:speech|words|my words)",
         r"speech (?:is )?slurr(?:ed|ing)",
-        r"(?:is |am |are |started |keeps )?slurring",
+        r"slurr(?:ed|ing)",
         r"(?:cant|can not|cannot|unable to) (?:speak|talk|get words out|lift (?:my |his |her )?arm|move (?:my |his |her )?(?:arm|leg|side))",  # noqa: E501
         r"(?:numb|weak|numbness|weakness|paralysed|paralyzed) (?:on|down) (?:one|the (?:left|right)|my (?:left|right)) side",  # noqa: E501
         r"(?:one|left|right) side (?:of (?:my |the )?body )?(?:is |went |gone |feels )?(?:numb|weak|dead|paralysed|paralyzed)",  # noqa: E501
@@ -245,6 +258,10 @@ RULES: dict[str, tuple[str, ...]] = {
         r"blood in (?:my )?(?:vomit|sick)",
         r"bleeding out",
         r"soaked (?:through )?(?:with|in) blood",
+        r"(?:so much|too much|lots of|a lot of|loads of|pool of|losing) blood",
+        r"blood (?:wont|will not|doesnt|isnt) stop",
+        r"bleeding (?:through|all over)",
+        r"(?:gushing|spurting|pouring) blood",
     ),
     "anaphylaxis": (
         r"throat (?:is |feels |feel )?(?:closing|swelling|swollen|tight|tightening|closing up)",
@@ -254,13 +271,21 @@ RULES: dict[str, tuple[str, ...]] = {
         r"anaphyla(?:xis|ctic)",
         r"(?:severe|bad|serious|major) allergic reaction",
         r"(?:used|use|needed|need|had to use) (?:my |an |the )?epi ?pen",
+        r"(?:cant|can not|cannot|unable to) swallow",
+        r"face (?:is )?(?:swelling|swelled|puffing) up",
     ),
     "self_harm": (
         r"(?:kill|killing|hurt|hurting|harm|harming|cut|cutting) myself",
         r"self ?harm(?:ing)?",
         r"suicid(?:e|al)",
-        r"end (?:my|it) (?:life|all)",
-        r"end it all",
+        r"end(?:ing)? (?:my|it|it all|my own) (?:life|all)",
+        r"end(?:ing)? it all",
+        r"(?:going to|gonna|want to|wanna|plan to|planning to|thinking (?:about|of)) "
+        r"end(?:ing)? it",
+        r"hang(?:ing)? myself",
+        r"(?:jump|jumping) (?:off|in front)",
+        r"(?:dont|do not) want to (?:be here|exist) anymore",
+        r"no point (?:in )?(?:living|going on|being alive)",
         r"take my (?:own )?life",
         r"(?:dont|do not|no longer) (?:want|wanna|wish) to (?:live|be alive|be here|wake up)",
         r"want to die",
@@ -277,6 +302,10 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:took|taken|swallowed) (?:a |the )?(?:whole|entire|full) (?:bottle|pack|packet|box)",
         r"(?:took|taken|swallowed) all (?:of )?(?:my |the )?(?:pills|tablets|meds|medicine|medication)",  # noqa: E501
         r"(?:took|taken) (?:a )?(?:double|triple) (?:dose|the dose)",
+        r"(?:took|taken|swallowed) (?:\d+|twenty|thirty|fifty|loads of|a handful of|handfuls of) "
+        r"(?:of (?:my |the |his |her )?)?"
+        r"(?:pills|tablets|capsules|paracetamol|tylenol|painkillers)",
+        r"(?:took|taken|swallowed) (?:a |the )?(?:whole|entire|full) (?:pack|packet|box|bottle) of",
         r"(?:swallowed|drank|drunk|ate) (?:some )?(?:bleach|poison|antifreeze|weed killer)",
     ),
     "unconscious": (
@@ -287,11 +316,16 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:fainted|fainting|collapsed|blacked out|keeled over)",
         r"not responding",
         r"lost consciousness",
+        r"out cold",
+        r"(?:wont|will not|isnt|not) respond(?:ing)?",
+        r"(?:cant|can not|cannot) wake (?:him|her|them|my \w+)",
     ),
     "seizure": (
         r"seizures?",
         r"(?:having|had) a fit",
         r"convuls(?:ing|ions?)",
+        r"fitting",
+        r"shaking uncontrollably",
     ),
 }
 # Tests, appointments and results that name a symptom word without the symptom.

@@ -1,0 +1,105 @@
+"""Red flags: lay wording and typos flag, negations and false friends do not."""
+
+import pytest
+
+from assistant.nlu import RED_FLAG_KINDS, RedFlag, red_flag
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("I have chest pain", "chest_pain"),
+        ("crushing chest pain", "chest_pain"),
+        ("my chest feels really tight", "chest_pain"),
+        ("feels like an elephant sitting on my chest", "chest_pain"),
+        ("I can't breathe", "breathing"),
+        ("cant breath", "breathing"),
+        ("struggling for breath", "breathing"),
+        ("my baby is turning blue", "breathing"),
+        ("her face is drooping", "stroke"),
+        ("slurred speech since lunch", "stroke"),
+        ("his words are coming out slurred", "stroke"),
+        ("sudden weakness down my right side", "stroke"),
+        ("the bleeding won't stop", "bleeding"),
+        ("there's so much blood", "bleeding"),
+        ("coughing up blood", "bleeding"),
+        ("my throat is closing", "anaphylaxis"),
+        ("tongue swelling after peanuts", "anaphylaxis"),
+        ("I had to use my epipen", "anaphylaxis"),
+        ("I want to kill myself", "self_harm"),
+        ("thinking about ending my life", "self_harm"),
+        ("I don't want to live anymore", "self_harm"),
+        ("I don't want to hurt myself but I might", "self_harm"),
+        ("I took too many pills", "overdose"),
+        ("i took to many pills", "overdose"),
+        ("she swallowed a whole bottle of tylenol", "overdose"),
+        ("he passed out and won't wake up", "unconscious"),
+        ("my mum collapsed", "unconscious"),
+        ("my wife is having a seizure", "seizure"),
+    ],
+)
+def test_it_flags_lay_wording(text, kind):
+    flag = red_flag(text)
+    assert flag is not None
+    assert flag.kind == kind
+    assert flag.kind in RED_FLAG_KINDS
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["cheast pain", "chest pian", "chets pain", "cant breathe", "cant brethe", "bleding wont stop"],
+)
+def test_it_flags_through_typos(text):
+    assert red_flag(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no chest pain, just want to book a checkup",
+        "I don't have chest pain anymore",
+        "denies shortness of breath",
+        "without any trouble breathing",
+        "not short of breath",
+        "I'm not suicidal, I want to talk about my mood",
+        "no thoughts of harming myself",
+        "the chest pain is gone now",
+        "chest pain went away yesterday",
+    ],
+)
+def test_negated_red_flags_do_not_flag(text):
+    assert red_flag(text) is None
+
+
+def test_a_hedge_is_not_a_negation():
+    assert red_flag("not sure if this is chest pain") == RedFlag("chest_pain", "chest pain")
+
+
+def test_a_negation_reaches_only_its_own_clause():
+    flag = red_flag("no fever, but I can't breathe")
+    assert flag is not None
+    assert flag.kind == "breathing"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can someone explain my chest x-ray results",
+        "my breathing test appointment",
+        "bleeding gums refill?",  # not severe bleeding: a question for the care team
+        "blood pressure pills refill",
+        "what time is my stroke clinic appointment",
+        "I had a stroke last year and need a follow up",
+        "I paid my bill",
+        "I'm cooking dinner",
+        "my cough is better",
+        "refill my epipen",
+    ],
+)
+def test_false_friends_do_not_flag(text):
+    assert red_flag(text) is None
+
+
+def test_the_phrase_is_the_matched_words_only():
+    flag = red_flag("Hi, my name is Alice and I have CHEST PAIN since 9am")
+    assert flag == RedFlag(kind="chest_pain", phrase="chest pain")
