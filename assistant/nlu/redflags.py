@@ -207,6 +207,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"crushing pain",
         r"(?:elephant|weight|something heavy) (?:sitting |standing )?on (?:my |the )?chest",
         r"chest (?:is )?killing me",
+        r"chestpains?",
         r"heart attack",
         r"pain (?:spreading|going|radiating|moving) (?:down|to|into) (?:my |the )?(?:left )?(?:arm|jaw)",  # noqa: E501
     ),
@@ -222,6 +223,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:lips|face|skin) (?:are |is |turning |going |gone )+blue",
         r"breathing (?:is )?(?:very |really )?(?:hard|difficult|laboured|labored)",
         r"suffocating",
+        r"(?:isnt|is not|arent|are not|wasnt) breathing",
         r"(?:struggling|fighting|gasping) for (?:breath|air)",
         r"(?:can|could) (?:barely|hardly) (?:breathe|breath|breathing)",
         r"barely breathing",
@@ -238,6 +240,10 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:cant|can not|cannot) (?:smile|feel (?:my |his |her )?(?:face|arm|leg))",
         r"(?:arm|leg) (?:went|has gone|suddenly went|is suddenly) (?:numb|weak|limp|dead)",
         r"words (?:are |keep )?(?:coming out )?(?:wrong|jumbled|garbled)",
+        r"(?:cant|can not|cannot|unable to) (?:move|feel|lift) (?:my |his |her |their )?"
+        r"(?:left |right )?(?:arm|leg|side|face|hand)",
+        r"sudden(?:ly)? (?:\w+ )?(?:numb|numbness|weakness|weak|paralysis)",
+        r"(?:face|facial) numbness",
         r"slurr(?:ed|ing) (?:speech|words|my words)",
         r"speech (?:is )?slurr(?:ed|ing)",
         r"slurr(?:ed|ing)",
@@ -262,9 +268,12 @@ RULES: dict[str, tuple[str, ...]] = {
         r"blood (?:wont|will not|doesnt|isnt) stop",
         r"bleeding (?:through|all over)",
         r"(?:gushing|spurting|pouring) blood",
+        r"(?:wont|will not|cant|can not|cannot|doesnt|isnt) stop (?:the |this |my )?bleeding",
+        r"ha?emorrhag\w*",
     ),
     "anaphylaxis": (
         r"throat (?:is |feels |feel )?(?:closing|swelling|swollen|tight|tightening|closing up)",
+        r"throat (?:\w+ ){1,4}(?:closing|swelling shut|closing up)",
         r"(?:tongue|lips?|face|mouth) (?:is |are |has |have )?(?:swelling|swollen|swelled|puffing) up",  # noqa: E501
         r"(?:tongue|lips?) (?:is |are )?(?:swelling|swollen)",
         r"(?:swollen|swelling) (?:tongue|lips?|throat)",
@@ -275,7 +284,9 @@ RULES: dict[str, tuple[str, ...]] = {
         r"face (?:is )?(?:swelling|swelled|puffing) up",
     ),
     "self_harm": (
-        r"(?:kill|killing|hurt|hurting|harm|harming|cut|cutting) myself",
+        r"(?:kill|kil|killing|hurt|hurting|harm|harming|cut|cutting) myself",
+        r"kms",
+        r"end(?:ing)? things",
         r"self ?harm(?:ing)?",
         r"suicid(?:e|al)",
         r"end(?:ing)? (?:my|it|it all|my own) (?:life|all)",
@@ -300,7 +311,8 @@ RULES: dict[str, tuple[str, ...]] = {
         r"taken (?:way )?(?:too|to|2) (?:many|much)",
         r"swallowed (?:a |the |all (?:of )?(?:my |the )?|a whole |the whole |whole )(?:bottle|pack|packet|box|pills|tablets)",  # noqa: E501
         r"(?:took|taken|swallowed) (?:a |the )?(?:whole|entire|full) (?:bottle|pack|packet|box)",
-        r"(?:took|taken|swallowed) all (?:of )?(?:my |the )?(?:pills|tablets|meds|medicine|medication)",  # noqa: E501
+        r"(?:took|taken|swallowed) all (?:of )?(?:my |the |his |her )?(?:\w+ )?"
+        r"(?:pills|tablets|meds|medicine|medication)",
         r"(?:took|taken) (?:a )?(?:double|triple) (?:dose|the dose)",
         r"(?:took|taken|swallowed) (?:\d+|twenty|thirty|fifty|loads of|a handful of|handfuls of) "
         r"(?:of (?:my |the |his |her )?)?"
@@ -316,6 +328,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:fainted|fainting|collapsed|blacked out|keeled over)",
         r"not responding",
         r"lost consciousness",
+        r"(?:going to|about to|gonna|might) (?:pass out|faint|collapse|black out)",
         r"out cold",
         r"(?:wont|will not|isnt|not) respond(?:ing)?",
         r"(?:cant|can not|cannot) wake (?:him|her|them|my \w+)",
@@ -327,6 +340,13 @@ RULES: dict[str, tuple[str, ...]] = {
         r"fitting",
         r"shaking uncontrollably",
     ),
+    "severe_distress": (
+        r"(?:call|need|send|get) (?:me |us )?(?:an |a )?(?:ambulance|911|999|112|paramedics)",
+        r"(?:i think |i feel like )?(?:im|i am) dying",
+        r"(?:going|about) to die",
+        r"(?:unbearable|excruciating|agonising|agonizing|worst) pain",
+        r"pain (?:is )?(?:unbearable|excruciating|agonising|agonizing)",
+    ),
 }
 # Tests, appointments and results that name a symptom word without the symptom.
 FALSE_FRIENDS = re.compile(
@@ -335,10 +355,12 @@ FALSE_FRIENDS = re.compile(
     r"exam|specialist|rehab|medicine|medication|meds|tablets?|pills?|class|work|ultrasound|ecg|"
     r"ekg|echo|monitor|levels?|panel|count|donation|draw|work ?up)"
     r"|blood (?:pressure|sugar|thinners?)"
+    r"|(?:spray|tablets?|pills?|medicine|medication|meds|prescription|refill|nitro\w*) "
+    r"for (?:my |the )?(?:chest pains?|angina|seizures?|breathing|allergies)"
     r"|(?:after|since|from|before) (?:my|his|her|their|the) "
     r"(?:stroke|heart attack|seizure|overdose)"
-    r"|(?:had|history of) (?:a )?(?:stroke|heart attack|seizure)s? (?:\w+ )?(?:\w+ )?"
-    r"(?:ago|last (?:year|month|week)|in (?:19|20)\d\d))\b"
+    r"|(?:had|history of) (?:a |some )?(?:stroke|heart attack|seizure|chest pain)s? (?:\w+ )?"
+    r"(?:\w+ )?(?:ago|last (?:year|month|week)|in (?:19|20)\d\d))\b"
 )
 COMPILED = {
     kind: re.compile(r"\b(?:" + "|".join(patterns) + r")\b") for kind, patterns in RULES.items()
@@ -391,7 +413,17 @@ SELF_HARM_NEGATIONS = frozenset(
 )
 
 
+# "call us if you get chest pain", "what should I do if I get chest pain": advice asked or
+# given about a symptom the patient does not have ("if I have chest pain" still flags).
+HYPOTHETICAL = re.compile(
+    r"\b(?:if|in case|whenever) (?:i|you|he|she|they|we|my \w+) "
+    r"(?:ever )?(?:get|gets|develop|develops|start|starts|notice|notices)(?: any| some| a)?$"
+)
+
+
 def _negated(kind: str, before: str, after: str) -> bool:
+    if kind != "self_harm" and HYPOTHETICAL.search(before.strip()):
+        return True
     negations = SELF_HARM_NEGATIONS if kind == "self_harm" else NEGATIONS
     words = before.split()[-5:]
     for i, word in enumerate(words):

@@ -27,6 +27,7 @@ RED_FLAG_KINDS = (
     "overdose",
     "unconscious",
     "seizure",
+    "severe_distress",  # "call an ambulance", "I think I'm dying", "unbearable pain"
 )
 
 

@@ -36,6 +36,14 @@ from assistant.nlu import RED_FLAG_KINDS, RedFlag, red_flag
         ("he passed out and won't wake up", "unconscious"),
         ("my mum collapsed", "unconscious"),
         ("my wife is having a seizure", "seizure"),
+        ("my husband isn't breathing", "breathing"),
+        ("he can't move his left arm", "stroke"),
+        ("I can't stop the bleeding", "bleeding"),
+        ("my throat feels like it's closing", "anaphylaxis"),
+        ("I took all my sleeping pills", "overdose"),
+        ("I feel like I'm going to pass out", "unconscious"),
+        ("please call an ambulance", "severe_distress"),
+        ("my stomach pain is unbearable", "severe_distress"),
     ],
 )
 def test_it_flags_lay_wording(text, kind):
@@ -65,6 +73,7 @@ def test_it_flags_through_typos(text):
         "no thoughts of harming myself",
         "the chest pain is gone now",
         "chest pain went away yesterday",
+        "I had chest pain last week but it's fine now, want a follow up",
     ],
 )
 def test_negated_red_flags_do_not_flag(text):
@@ -94,6 +103,9 @@ def test_a_negation_reaches_only_its_own_clause():
         "I'm cooking dinner",
         "my cough is better",
         "refill my epipen",
+        "I need a refill of my nitroglycerin spray for chest pain",
+        "what should I do if I get chest pain",
+        "the nurse said to call if I get chest pain",
     ],
 )
 def test_false_friends_do_not_flag(text):
@@ -103,3 +115,8 @@ def test_false_friends_do_not_flag(text):
 def test_the_phrase_is_the_matched_words_only():
     flag = red_flag("Hi, my name is Alice and I have CHEST PAIN since 9am")
     assert flag == RedFlag(kind="chest_pain", phrase="chest pain")
+
+
+def test_advice_about_a_symptom_does_not_hide_the_symptom_itself():
+    assert red_flag("refill my spray for chest pain, I have chest pain now") is not None
+    assert red_flag("if I have chest pain right now what do I do") is not None
