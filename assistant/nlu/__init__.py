@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from assistant.nlu.classifier import classify
 from assistant.nlu.names import find_clinician, find_medication
-from assistant.nlu.redflags import red_flag
+from assistant.nlu.redflags import red_flag, without_red_flag_words
 from assistant.nlu.types import INTENTS, RED_FLAG_KINDS, RedFlag, Understanding
 from assistant.nlu.when import find_date, find_part_of_day, find_time
 
@@ -69,7 +69,7 @@ def understand(
     # An emergency stops the chat; its slots (what the text names, like any message's) are
     # only there for the care team's alert.
     return Understanding(
-        intent="emergency" if flag else classify(text),
+        intent="emergency" if flag else classify(without_red_flag_words(text)),
         slots=slots(text, now=now, medications=medications, clinicians=clinicians),
         red_flag=flag,
     )

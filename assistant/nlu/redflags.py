@@ -192,10 +192,55 @@ HEDGES = (
 GONE = re.compile(
     r"^\s*(?:is |are |has |have |had )?(?:now |completely |all )?"
     r"(?:gone|went away|go away|resolved|cleared|better|improved|stopped|fine|ok|okay)\b"
+    r"|^(?: \S+){0,3} as (?:prescribed|directed|usual|normal|instructed)\b"
 )
 CLAUSE_BREAK = re.compile(r"[.,;:!?\n]+|\b(?:but|though|although|however|yet)\b", re.IGNORECASE)
 
 CANT = r"(?:cant|can not|cannot|couldnt|could not|unable to|not able to|struggling to|struggle to|hard to|trouble to)"  # noqa: E501
+
+
+def near(first: str, second: str, within: int = 3) -> str:
+    """Either word set, then the other, with up to `within` words between them."""
+    gap = rf"(?: \S+){{0,{within}}} "
+    return rf"(?:{first}){gap}(?:{second})|(?:{second}){gap}(?:{first})"
+
+
+def then(*parts: str, within: int = 4) -> str:
+    """The word sets in this order, each up to `within` words after the one before."""
+    gap = rf"(?: \S+){{0,{within}}} "
+    return gap.join(f"(?:{part})" for part in parts)
+
+
+# Word sets the co-occurrence rules combine: what lay wording varies most is which words
+# stand between the body part and what is wrong with it.
+CHEST = r"chest|heart"
+CHEST_WRONG = (
+    r"pain|pains|painful|hurts?|hurting|aches?|aching|tight|tightness|tightening|pressure|"
+    r"crushing|crushed|squeezing|squeezed|heavy|heaviness|stabbing"
+)
+BREATH = r"breathe|breath|breathing"
+BREATH_WRONG = (
+    r"cant|cannot|couldnt|unable|hard|harder|struggling|struggle|trouble|difficult|difficulty|"
+    r"short|shortness|gasping|barely|hardly|stopped|laboured|labored"
+)
+FACE = r"face|mouth|smile|lip|lips|eye|eyelid"
+FACE_WRONG = (
+    r"drooping|droopy|droops|drooped|sagging|saggy|lopsided|crooked|uneven|dropping|dropped|"
+    r"paralysed|paralyzed|numb"
+)
+AIRWAY = r"throat|tongue|lips|lip|face|mouth|airway"
+AIRWAY_WRONG = r"swelling|swollen|swelled|swell|swells|closing|closed|tightening|puffy|puffing"
+TOOK = r"took|taken|swallowed|ate|downed"
+AMOUNT = r"bunch|lot|lots|loads|handful|handfuls|many|whole|entire|all|bottle|pack|packet|box"
+PILLS = (
+    r"pills|tablets|meds|medication|medications|medicine|capsules|painkillers|paracetamol|"
+    r"tylenol|ibuprofen|aspirin|insulin|doses|sleeping"
+)
+BLEED = r"bleeding|bleed|bleeds|blood"
+BLEED_WRONG = (
+    r"pouring|gushing|spurting|everywhere|heavily|profusely|soaked|soaking|pool|wont stop|"
+    r"will not stop|cant stop|not stopping|uncontrollably"
+)
 
 RULES: dict[str, tuple[str, ...]] = {
     "chest_pain": (
@@ -208,6 +253,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:elephant|weight|something heavy) (?:sitting |standing )?on (?:my |the )?chest",
         r"chest (?:is )?killing me",
         r"chestpains?",
+        near(CHEST, CHEST_WRONG),
         r"heart attack",
         r"pain (?:spreading|going|radiating|moving) (?:down|to|into) (?:my |the )?(?:left )?(?:arm|jaw)",  # noqa: E501
     ),
@@ -224,6 +270,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"breathing (?:is )?(?:very |really )?(?:hard|difficult|laboured|labored)",
         r"suffocating",
         r"(?:isnt|is not|arent|are not|wasnt) breathing",
+        near(BREATH, BREATH_WRONG, within=2),
         r"(?:struggling|fighting|gasping) for (?:breath|air)",
         r"(?:can|could) (?:barely|hardly) (?:breathe|breath|breathing)",
         r"barely breathing",
@@ -244,6 +291,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:left |right )?(?:arm|leg|side|face|hand)",
         r"sudden(?:ly)? (?:\w+ )?(?:numb|numbness|weakness|weak|paralysis)",
         r"(?:face|facial) numbness",
+        near(FACE, FACE_WRONG),
         r"slurr(?:ed|ing) (?:speech|words|my words)",
         r"speech (?:is )?slurr(?:ed|ing)",
         r"slurr(?:ed|ing)",
@@ -270,6 +318,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:gushing|spurting|pouring) blood",
         r"(?:wont|will not|cant|can not|cannot|doesnt|isnt) stop (?:the |this |my )?bleeding",
         r"ha?emorrhag\w*",
+        near(BLEED, BLEED_WRONG),
     ),
     "anaphylaxis": (
         r"throat (?:is |feels |feel )?(?:closing|swelling|swollen|tight|tightening|closing up)",
@@ -282,6 +331,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:used|use|needed|need|had to use) (?:my |an |the )?epi ?pen",
         r"(?:cant|can not|cannot|unable to) swallow",
         r"face (?:is )?(?:swelling|swelled|puffing) up",
+        near(AIRWAY, AIRWAY_WRONG),
     ),
     "self_harm": (
         r"(?:kill|kil|killing|hurt|hurting|harm|harming|cut|cutting) myself",
@@ -297,6 +347,10 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:jump|jumping) (?:off|in front)",
         r"(?:dont|do not) want to (?:be here|exist) anymore",
         r"no point (?:in )?(?:living|going on|being alive)",
+        r"(?:dont|do not|cant|cannot) see (?:the|any) point(?: in| of)? "
+        r"(?:living|life|going on|carrying on|being alive|it all|anything)",
+        r"life (?:is not|isnt|aint) worth",
+        r"(?:wish|want) (?:i was|i were|to be) dead",
         r"take my (?:own )?life",
         r"(?:dont|do not|no longer) (?:want|wanna|wish) to (?:live|be alive|be here|wake up)",
         r"want to die",
@@ -314,6 +368,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:took|taken|swallowed) all (?:of )?(?:my |the |his |her )?(?:\w+ )?"
         r"(?:pills|tablets|meds|medicine|medication)",
         r"(?:took|taken) (?:a )?(?:double|triple) (?:dose|the dose)",
+        then(TOOK, AMOUNT, PILLS, within=3),
         r"(?:took|taken|swallowed) (?:\d+|twenty|thirty|fifty|loads of|a handful of|handfuls of) "
         r"(?:of (?:my |the |his |her )?)?"
         r"(?:pills|tablets|capsules|paracetamol|tylenol|painkillers)",
@@ -446,3 +501,18 @@ def red_flag(text: str) -> RedFlag | None:
                 if not _negated(kind, words[: match.start()], words[match.end() :]):
                     return RedFlag(kind=kind, phrase=words[match.start() : match.end()])
     return None
+
+
+def without_red_flag_words(text: str) -> str:
+    """The text less its clauses that name a (negated) red flag, if anything else is left.
+
+    For the classifier: in "no chest pain, just want to book a checkup" the request is in
+    the second clause, and symptom words would pull it towards a message to the care team.
+    """
+    clauses = [clause for clause in CLAUSE_BREAK.split(text) if clause and clause.strip()]
+    kept = [
+        clause
+        for clause in clauses
+        if not any(pattern.search(normalise(clause)) for pattern in COMPILED.values())
+    ]
+    return " ".join(kept) if kept and len(kept) < len(clauses) else text

@@ -120,3 +120,26 @@ def test_the_phrase_is_the_matched_words_only():
 def test_advice_about_a_symptom_does_not_hide_the_symptom_itself():
     assert red_flag("refill my spray for chest pain, I have chest pain now") is not None
     assert red_flag("if I have chest pain right now what do I do") is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("my chest is kind of crushing", "chest_pain"),
+        ("really bad pain in my chest", "chest_pain"),
+        ("my dad's mouth is drooping on one side", "stroke"),
+        ("my face and throat are swelling after a bee sting", "anaphylaxis"),
+        ("i cut my leg and it is pouring blood", "bleeding"),
+        ("I swallowed a bunch of pills an hour ago", "overdose"),
+        ("I don't see the point in living anymore", "self_harm"),
+    ],
+)
+def test_it_flags_a_body_part_and_what_is_wrong_with_it_words_apart(text, kind):
+    flag = red_flag(text)
+    assert flag is not None
+    assert flag.kind == kind
+
+
+def test_taking_the_usual_pills_is_not_an_overdose():
+    assert red_flag("I took all my pills today as prescribed") is None
+    assert red_flag("I had a lot of pills to take this week") is None
