@@ -193,6 +193,7 @@ GONE = re.compile(
     r"^\s*(?:is |are |has |have |had )?(?:now |completely |all )?"
     r"(?:gone|went away|go away|resolved|cleared|better|improved|stopped|fine|ok|okay)\b"
     r"|^(?: \S+){0,3} as (?:prescribed|directed|usual|normal|instructed)\b"
+    r"|^ through (?:my |the |his |her )?nose\b"
 )
 CLAUSE_BREAK = re.compile(r"[.,;:!?\n]+|\b(?:but|though|although|however|yet)\b", re.IGNORECASE)
 
@@ -223,13 +224,13 @@ BREATH_WRONG = (
     r"cant|cannot|couldnt|unable|hard|harder|struggling|struggle|trouble|difficult|difficulty|"
     r"short|shortness|gasping|barely|hardly|stopped|laboured|labored"
 )
-FACE = r"face|mouth|smile|lip|lips|eye|eyelid"
+FACE = r"face|mouth|smile|lip|lips"
 FACE_WRONG = (
     r"drooping|droopy|droops|drooped|sagging|saggy|lopsided|crooked|uneven|dropping|dropped|"
     r"paralysed|paralyzed|numb"
 )
 AIRWAY = r"throat|tongue|lips|lip|face|mouth|airway"
-AIRWAY_WRONG = r"swelling|swollen|swelled|swell|swells|closing|closed|tightening|puffy|puffing"
+AIRWAY_WRONG = r"swelling|swelled|closing|closed|tightening"
 TOOK = r"took|taken|swallowed|ate|downed"
 AMOUNT = r"bunch|lot|lots|loads|handful|handfuls|many|whole|entire|all|bottle|pack|packet|box"
 PILLS = (
@@ -397,7 +398,7 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "severe_distress": (
         r"(?:call|need|send|get) (?:me |us )?(?:an |a )?(?:ambulance|911|999|112|paramedics)",
-        r"(?:i think |i feel like )?(?:im|i am) dying",
+        r"(?:i think |i feel like )?(?:im|i am) dying(?! (?:for|to|of))",
         r"(?:going|about) to die",
         r"(?:unbearable|excruciating|agonising|agonizing|worst) pain",
         r"pain (?:is )?(?:unbearable|excruciating|agonising|agonizing)",

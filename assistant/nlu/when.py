@@ -137,7 +137,54 @@ NEXT_WEEK_WEEKDAY = re.compile(r"\bnext week(?:\s+on)?\s+(" + _WD + r")\b")
 IN_N = re.compile(
     r"\b(?:in|within)\s+(" + _NUM + r")\s+(days?|weeks?|wks?)\b(?:\s+time)?"
     r"|\b(" + _NUM + r")\s+(days?|weeks?)\s+from\s+(?:now|today)\b"
+    r"|\b(?:in\s+)?(a|one|two|2)\s+(fortnights?)\b(?:\s+time)?"
 )
+ORDINAL_WORDS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "twenty first": 21,
+    "twenty second": 22,
+    "twenty third": 23,
+    "twenty fourth": 24,
+    "twenty fifth": 25,
+    "twenty sixth": 26,
+    "twenty seventh": 27,
+    "twenty eighth": 28,
+    "twenty ninth": 29,
+    "thirtieth": 30,
+    "thirty first": 31,
+}
+_ORDW = "|".join(sorted(ORDINAL_WORDS, key=len, reverse=True))
+# "december third", "the third of december": a word ordinal next to a month becomes digits
+# (elsewhere "first" and "second" are ordinary words: "the first available", "a second opinion").
+_MONTHS_ALT = "|".join(sorted(MONTHS, key=len, reverse=True))
+ORDINAL_BEFORE_MONTH = re.compile(r"\b(" + _ORDW + r")(\s+(?:of\s+)?(?:" + _MONTHS_ALT + r")\b)")
+ORDINAL_AFTER_MONTH = re.compile(r"\b(" + _MONTHS_ALT + r")(\.?\s+(?:the\s+)?)(" + _ORDW + r")\b")
+
+
+def _ordinals_as_digits(text: str) -> str:
+    text = ORDINAL_BEFORE_MONTH.sub(lambda m: f"{ORDINAL_WORDS[m[1]]}th{m[2]}", text)
+    return ORDINAL_AFTER_MONTH.sub(lambda m: f"{m[1]}{m[2]}{ORDINAL_WORDS[m[3]]}th", text)
+
+
 MONTH_DAY = re.compile(
     r"\b(" + _MO + r")\.?\s+(?:the\s+)?" + _ORD + r"\b(?!\s*(?:am|pm|:))"
     r"|\b" + _ORD + r"\s+(?:of\s+)?(" + _MO + r")\b"
@@ -209,7 +256,7 @@ TIME = re.compile(
     r"(?P<ish>\s*ish)?\b"
 )
 NOON = re.compile(
-    r"(?:\b(?P<rel>" + _REL + r")\s+)?\b(?P<word>noon|midday|mid day|12 noon|lunchtime)\b"
+    r"(?:\b(?P<rel>" + _REL + r")\s+)?\b(?P<word>noon|midday|mid day|12 noon)(?P<ish>ish)?\b"
 )
 
 
@@ -314,6 +361,8 @@ def _weekday(match: re.Match[str], today: dt.date) -> dt.date:
 
 
 def _in_n(match: re.Match[str], today: dt.date) -> dt.date | None:
+    if match.group(5):
+        return today + dt.timedelta(days=14 * (_number(match.group(5)) or 1))
     count_word, unit = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
     count = _number(count_word)
     if count is None:
@@ -321,8 +370,13 @@ def _in_n(match: re.Match[str], today: dt.date) -> dt.date | None:
     return today + dt.timedelta(days=count * 7 if unit.startswith("w") else count)
 
 
-def _day_of_month(match: re.Match[str], today: dt.date) -> dt.date | None:
-    return _nth_of_month(today, int(match.group(1) or match.group(2) or match.group(3)))
+def _day_of_month(match: re.Match[str], today: dt.date, text: str) -> dt.date | None:
+    day = int(match.group(1) or match.group(2) or match.group(3))
+    if re.search(r"\bnext month\b", text):
+        # "the 5th of next month": from the first of next month on
+        first = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        return _nth_of_month(first, day)
+    return _nth_of_month(today, day)
 
 
 A_WEEK = re.compile(r"\b(?:a|one) week (?:from )?(?:today|now)\b|\bin a week\b")
@@ -337,6 +391,7 @@ GIVEN_UP = re.compile(
 
 def find_date(text: str, now: dt.datetime) -> dt.date | None:
     """The visit date the text names, or None; of two, the one not being given up."""
+    text = _ordinals_as_digits(text)
     today = now.date()
     readers = (
         (NUMERIC_DATE, lambda m: _numeric(m, today)),
@@ -346,7 +401,7 @@ def find_date(text: str, now: dt.datetime) -> dt.date | None:
         (WEEKDAY, lambda m: _weekday(m, today)),
         (IN_N, lambda m: _in_n(m, today)),
         (A_WEEK, lambda m: today + dt.timedelta(days=7)),
-        (DAY_OF_MONTH, lambda m: _day_of_month(m, today)),
+        (DAY_OF_MONTH, lambda m: _day_of_month(m, today, text)),
     )
     found: list[tuple[int, int, dt.date]] = []
     for pattern, read in readers:
@@ -363,7 +418,12 @@ def find_date(text: str, now: dt.datetime) -> dt.date | None:
         return None
     found.sort()
     kept = [item for item in found if not GIVEN_UP.search(text[max(0, item[0] - 30) : item[0]])]
-    return (kept or found)[-1][2]
+    kept = kept or found
+    if len(kept) > 1 and re.fullmatch(
+        r"\s*(?:or|and|/|,|or maybe|or else)\s*", text[kept[0][1] : kept[1][0]]
+    ):
+        return kept[0][2]  # "monday or tuesday": the first choice
+    return kept[-1][2]
 
 
 def find_part_of_day(text: str) -> str | None:
@@ -376,7 +436,9 @@ def find_part_of_day(text: str) -> str | None:
 def find_time(text: str, part_of_day: str | None) -> tuple[str, str] | None:
     """(HH:MM, relation) for the time the text names, or None."""
     if match := NOON.search(text):
-        return "12:00", RELATIONS.get(match.group("rel") or "at", "at")
+        return "12:00", "around" if match.group("ish") else RELATIONS.get(
+            match.group("rel") or "at", "at"
+        )
     for match in TIME.finditer(text):
         rel, ampm, ish = match.group("rel"), match.group("ampm"), match.group("ish")
         hour_text, minute_text = match.group("hour"), match.group("minute")

@@ -36,6 +36,10 @@ def slots(text, now=SUNDAY):
         ("jan 5", "2027-01-05"),
         ("12/10", "2026-12-10"),
         ("2026-12-24", "2026-12-24"),
+        ("in a fortnight", "2026-12-13"),
+        ("december third", "2026-12-03"),
+        ("the twenty first of december", "2026-12-21"),
+        ("monday or tuesday", "2026-11-30"),
     ],
 )
 def test_it_reads_dates_from_a_sunday(text, date):
@@ -99,3 +103,14 @@ def test_numbers_that_are_not_times_give_no_time(text):
 
 def test_a_message_without_a_date_gives_none():
     assert slots("I'd like an appointment please") == {}
+
+
+def test_the_nth_of_next_month_skips_this_months():
+    early_november = dt.datetime(2026, 11, 2, 10, 0)  # noqa: DTZ001
+    assert slots("the 5th", now=early_november)["date"] == "2026-11-05"
+    assert slots("the 5th of next month", now=early_november)["date"] == "2026-12-05"
+
+
+def test_ordinary_ordinals_are_not_dates():
+    assert "date" not in slots("the first available appointment")
+    assert "date" not in slots("I'd like a second opinion")
