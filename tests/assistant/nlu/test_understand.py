@@ -6,6 +6,8 @@ import socket
 import pytest
 
 from assistant.nlu import INTENTS, RedFlag, Understanding, classifier, red_flag, understand
+from assistant.nlu.data import HELD_OUT_FILES
+from assistant.nlu.evaluate import read_jsonl
 
 SUNDAY = dt.datetime(2026, 11, 29, 10, 0)  # noqa: DTZ001 (local clinic time, naive by contract)
 MEDICATIONS = ["metformin 500 mg tablet", "lisinopril 10 mg tablet"]
@@ -74,8 +76,15 @@ def test_every_answer_is_one_of_the_intents_and_flags_only_emergencies():
         assert (red_flag(text) is not None) == (got.intent == "emergency")
 
 
+def test_the_fast_scorer_agrees_with_the_pipeline():
+    texts = [row["text"] for path in HELD_OUT_FILES for row in read_jsonl(path)]
+    predicted = classifier.model().predict([classifier.clean(text) for text in texts])
+    assert [classifier.classify(text) for text in texts] == list(predicted)
+
+
 def test_understanding_opens_no_socket(monkeypatch):
-    classifier.model.cache_clear()  # training from the committed data happens under the guard
+    classifier.model.cache_clear()
+    classifier._scorer.cache_clear()  # training from the committed data happens under the guard
 
     def refuse(*args, **kwargs):
         raise AssertionError("understand() tried to open a connection")
