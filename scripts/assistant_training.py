@@ -49,7 +49,6 @@ MEDS = [
     "omeprazole",
     "my meds",
     "my medication",
-    "my prescription",
     "gabapentin",
     "albuterol",
     "metfromin",
@@ -608,7 +607,6 @@ EXTRA: dict[str, list[str]] = {
     ],
     "other": [
         "hey there",
-        "hiya",
         "yo",
         "howdy",
         "thanks so much",
@@ -852,7 +850,6 @@ EXTRA_2: dict[str, list[str]] = {
         "self pay prices",
     ],
     "other": [
-        "whats up",
         "sup",
         "how are you",
         "how's it going",
@@ -891,6 +888,52 @@ EXTRA_2: dict[str, list[str]] = {
     ],
 }
 for _intent, _more in EXTRA_2.items():
+    TEMPLATES[_intent] += _more
+EXTRA_3: dict[str, list[str]] = {
+    "book_appointment": [
+        "is {who} taking new patients",
+        "can I register with {who}",
+        "appointment for a wellness check {when}",
+        "wellness visit {when}",
+        "I'd like a female doctor {when}",
+        "could you find me a time with {who}",
+        "intake appointment for a new patient",
+        "can we both be seen {when}",
+        "I need to come in for a test {when}",
+        "eye exam {when}",
+        "hearing test appointment",
+    ],
+    "reschedule_appointment": [
+        "my appointment time doesn't suit, what other times are there",
+        "what other days could I move to",
+        "the time I have doesn't work, anything else",
+        "I'm going away, can we move my visit",
+        "can we do a different date",
+    ],
+    "list_appointments": [
+        "are there any appointments booked for me",
+        "is anything booked under my name",
+        "anything booked for me {when}",
+        "what do I have booked",
+        "have I got a booking",
+        "do you have me down for {when}",
+    ],
+    "other": [
+        "is the pharmacy open late",
+        "what time does the pharmacy close",
+        "pharmacy opening hours",
+        "is the lab open on saturday",
+        "where is the x-ray department",
+        "how much is parking",
+        "is there a lift in the building",
+        "what's the weather",
+    ],
+    "refill_status": [
+        "has the pharmacy got my prescription ready",
+        "is my prescription ready to collect",
+    ],
+}
+for _intent, _more in EXTRA_3.items():
     TEMPLATES[_intent] += _more
 for _intent, _more in EXTRA.items():
     TEMPLATES[_intent] += _more
