@@ -105,16 +105,17 @@ def find_medication(text: str, medications: Sequence[str]) -> str | None:
         return None
     message = words(text)
     spans = message + [" ".join(pair) for pair in itertools.pairwise(message)]
+    numbers = {word for word in message if word[0].isdigit()}
     best, best_score = None, 0.0
     for entry in medications:
         name = medicine_name(entry)
         # a multi-word name also answers to its first word ("insulin" for "insulin glargine")
         names = {name, name.split()[0]} if " " in name else {name}
-        for candidate in spans:
-            for one in names:
-                score = _similarity(candidate, one)
-                if score > best_score:
-                    best, best_score = entry, score
+        score = max(_similarity(candidate, one) for candidate in spans for one in names)
+        if score and numbers & set(words(entry)):
+            score += 1  # of two strengths of one medicine, the one whose dose is named
+        if score > best_score:
+            best, best_score = entry, score
     return best or _by_device(message, medications)
 
 

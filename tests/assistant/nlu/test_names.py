@@ -44,6 +44,18 @@ def test_a_medicine_not_on_this_patients_list_gives_no_slot():
     assert medication("refill my metformin", ["lisinopril 10 mg tablet"]) is None
 
 
+def test_of_two_strengths_the_named_dose_wins():
+    both = ["metformin 500 mg tablet", "metformin 1000 mg tablet"]
+    assert medication("refill my metformin 1000", both) == "metformin 1000 mg tablet"
+    assert medication("refill my metformin 500mg", both) == "metformin 500 mg tablet"
+
+
+def test_an_ehr_display_name_is_matched_by_its_first_word():
+    entries = ["Metformin Hydrochloride 500 MG Oral Tablet", "Lisinopril 10 MG Oral Tablet"]
+    assert medication("need more metformin", entries) == entries[0]
+    assert medication("lisinopril please", entries) == entries[1]
+
+
 def test_no_list_gives_no_slot():
     assert medication("refill my metformin", []) is None
 
