@@ -66,12 +66,19 @@ def understand(
 ) -> Understanding:
     """What the message asks for. `now` is naive local clinic time; so are the slots."""
     flag = red_flag(text)
-    # An emergency stops the chat; its slots (what the text names, like any message's) are
-    # only there for the care team's alert.
+    if flag is not None:
+        # The chat stops at once: no visit to book, so no date or time ("since this
+        # morning", "tonight" say when it started). A medicine named is kept for the alert.
+        medication = find_medication(text, medications)
+        return Understanding(
+            intent="emergency",
+            slots={"medication": medication} if medication else {},
+            red_flag=flag,
+        )
     return Understanding(
-        intent="emergency" if flag else classify(without_red_flag_words(text)),
+        intent=classify(without_red_flag_words(text)),
         slots=slots(text, now=now, medications=medications, clinicians=clinicians),
-        red_flag=flag,
+        red_flag=None,
     )
 
 

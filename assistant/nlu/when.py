@@ -127,6 +127,7 @@ _ORD = r"(\d{1,2})(?:st|nd|rd|th)?"
 
 RELATIVE_DAY = re.compile(
     r"\b(day after (?:tomorrow|tmrw|tomorow|tmr)|today|tonight|tonite|"
+    r"this (?:afternoon|evening)|"
     r"tomorrow|tmrw|tomorow|tommorow|tommorrow|tomorrw|tmr|2moro|2morrow)\b"
 )
 WEEKDAY = re.compile(
@@ -340,7 +341,7 @@ def _relative_day(match: re.Match[str], today: dt.date) -> dt.date:
     word = match.group(1)
     if word.startswith("day after"):
         return today + dt.timedelta(days=2)
-    if word in ("today", "tonight", "tonite"):
+    if word in ("today", "tonight", "tonite") or word.startswith("this "):
         return today
     return today + dt.timedelta(days=1)
 
@@ -389,6 +390,9 @@ GIVEN_UP = re.compile(
 )
 
 
+SINCE = re.compile(r"\b(?:since|started|start|began|begun|as of|ever since)(?:\s+(?:on|the))*\s*$")
+
+
 def find_date(text: str, now: dt.datetime) -> dt.date | None:
     """The visit date the text names, or None; of two, the one not being given up."""
     text = _ordinals_as_digits(text)
@@ -414,6 +418,10 @@ def find_date(text: str, now: dt.datetime) -> dt.date | None:
             date = read(match)
             if date is not None:
                 found.append((start, end, date))
+    if not found:
+        return None
+    # "since tuesday", "started on the 3rd": when a symptom began, not a date to act on
+    found = [item for item in found if not SINCE.search(text[max(0, item[0] - 20) : item[0]])]
     if not found:
         return None
     found.sort()

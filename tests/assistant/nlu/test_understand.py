@@ -44,6 +44,15 @@ def test_it_treats_chest_pain_as_an_emergency_before_anything_else():
     got = understand("I have chest pain, can I book tomorrow", now=SUNDAY)
     assert got.intent == "emergency"
     assert got.red_flag == RedFlag(kind="chest_pain", phrase="chest pain")
+    assert dict(got.slots) == {}
+
+
+def test_an_emergency_keeps_only_the_medicine_it_names():
+    got = understand(
+        "I took too many metformin since this morning", now=SUNDAY, medications=MEDICATIONS
+    )
+    assert got.intent == "emergency"
+    assert dict(got.slots) == {"medication": "metformin 500 mg tablet"}
 
 
 def test_it_books_a_checkup_when_chest_pain_is_denied():

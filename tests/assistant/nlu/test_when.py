@@ -22,6 +22,7 @@ def slots(text, now=SUNDAY):
         ("tomorrow", "2026-11-30"),
         ("the day after tomorrow", "2026-12-01"),
         ("today", "2026-11-29"),
+        ("this afternoon", "2026-11-29"),
         ("monday", "2026-11-30"),
         ("next tuesday", "2026-12-01"),
         ("this friday", "2026-12-04"),
@@ -114,3 +115,9 @@ def test_the_nth_of_next_month_skips_this_months():
 def test_ordinary_ordinals_are_not_dates():
     assert "date" not in slots("the first available appointment")
     assert "date" not in slots("I'd like a second opinion")
+
+
+def test_when_a_symptom_began_is_not_a_date():
+    assert "date" not in slots("my knee has been sore since tuesday")
+    assert "date" not in slots("my sugars were high this morning")
+    assert slots("sore since monday, can I come in friday")["date"] == "2026-12-04"
