@@ -192,6 +192,7 @@ HEDGES = (
 GONE = re.compile(
     r"^\s*(?:is |are |has |have |had )?(?:now |completely |all )?"
     r"(?:gone|went away|go away|resolved|cleared|better|improved|stopped|fine|ok|okay)\b"
+    r"|^\s*(?:free|none|nil|negative)\b|^\s*no\s*$"
     r"|^(?: \S+){0,3} as (?:prescribed|directed|usual|normal|instructed)\b"
     r"|^ through (?:my |the |his |her )?nose\b"
 )
@@ -480,6 +481,8 @@ HYPOTHETICAL = re.compile(
 def _negated(kind: str, before: str, after: str) -> bool:
     if kind != "self_harm" and HYPOTHETICAL.search(before.strip()):
         return True
+    if kind != "self_harm" and re.search(r"\bused to(?: have| get)?(?: \S+)?\s*$", before):
+        return True  # "I used to get chest pain": a history
     negations = SELF_HARM_NEGATIONS if kind == "self_harm" else NEGATIONS
     words = before.split()[-5:]
     for i, word in enumerate(words):
@@ -490,11 +493,21 @@ def _negated(kind: str, before: str, after: str) -> bool:
     return bool(GONE.match(after))
 
 
+# A check-in answer after the symptom: "chest pain? no", "shortness of breath: none".
+ANSWERED_NO = frozenset(
+    ["no", "none", "nope", "nah", "not really", "never", "negative", "nil", "no i dont"]
+)
+
+
 def red_flag(text: str) -> RedFlag | None:
     """The first red flag in the text, or None. Deterministic, no model, no I/O."""
-    for clause in CLAUSE_BREAK.split(text):
+    clauses = CLAUSE_BREAK.split(text)
+    for index, clause in enumerate(clauses):
         words = normalise(clause)
         if not words:
+            continue
+        following = clauses[index + 1 : index + 2]
+        if following and normalise(following[0]) in ANSWERED_NO:
             continue
         screened = FALSE_FRIENDS.sub(lambda m: "_" * len(m.group()), words)
         for kind, pattern in COMPILED.items():

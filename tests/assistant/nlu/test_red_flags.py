@@ -147,3 +147,25 @@ def test_it_flags_a_body_part_and_what_is_wrong_with_it_words_apart(text, kind):
 def test_taking_the_usual_pills_is_not_an_overdose():
     assert red_flag("I took all my pills today as prescribed") is None
     assert red_flag("I had a lot of pills to take this week") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "chest pain? no",
+        "shortness of breath: none",
+        "Chest pain - no",
+        "chest pain free since surgery",
+    ],
+)
+def test_a_check_in_answer_of_no_is_not_a_flag(text):
+    assert red_flag(text) is None
+
+
+def test_a_check_in_answer_of_yes_is_a_flag():
+    assert red_flag("chest pain? yes") is not None
+    assert red_flag("chest pain no idea why") is not None
+
+
+def test_a_history_is_not_a_flag():
+    assert red_flag("I used to get chest pain") is None
