@@ -272,6 +272,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"breathing (?:is )?(?:very |really )?(?:hard|difficult|laboured|labored)",
         r"suffocating",
         r"(?:isnt|is not|arent|are not|wasnt) breathing",
+        r"out of breath (?:just |while |when )?(?:sitting|lying|resting|at rest|doing nothing)",
         near(BREATH, BREATH_WRONG, within=2),
         r"(?:struggling|fighting|gasping) for (?:breath|air)",
         r"(?:can|could) (?:barely|hardly) (?:breathe|breath|breathing)",
@@ -293,6 +294,11 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:left |right )?(?:arm|leg|side|face|hand)",
         r"sudden(?:ly)? (?:\w+ )?(?:numb|numbness|weakness|weak|paralysis)",
         r"(?:face|facial) numbness",
+        r"(?:cant|can not|cannot|unable to) move (?:one|my left|my right|the left|the right) side",
+        r"(?:speech|words|talking) (?:is |are )?(?:garbled|jumbled|slurred|confused|weird)",
+        r"sudden(?:ly)? (?:\w+ ){0,3}(?:blurry|blurred|lost|double) (?:vision|sight)",
+        r"vision (?:is |went )?(?:\w+ )?(?:blurry|blurred|black|double) "
+        r"(?:all of a )?sudden(?:ly)?",
         near(FACE, FACE_WRONG),
         r"slurr(?:ed|ing) (?:speech|words|my words)",
         r"speech (?:is )?slurr(?:ed|ing)",
@@ -320,6 +326,8 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:gushing|spurting|pouring) blood",
         r"(?:wont|will not|cant|can not|cannot|doesnt|isnt) stop (?:the |this |my )?bleeding",
         r"ha?emorrhag\w*",
+        near(r"cut|wound|gash", r"gushing|pouring|spurting|squirting", within=4),
+        r"(?:vomited|vomiting|threw up|throwing up|puked|coughed|coughing) (?:up )?blood",
         near(BLEED, BLEED_WRONG),
     ),
     "anaphylaxis": (
@@ -343,8 +351,11 @@ RULES: dict[str, tuple[str, ...]] = {
         r"suicid(?:e|al)",
         r"end(?:ing)? (?:my|it|it all|my own) (?:life|all)",
         r"end(?:ing)? it all",
-        r"(?:going to|gonna|want to|wanna|plan to|planning to|thinking (?:about|of)) "
+        r"(?:going to|gonna|want to|wanna|plan to|planning to|thinking (?:about|of)|like) "
         r"end(?:ing)? it",
+        r"(?:thinking (?:about|of)|plan(?:ning)? to|going to|want to|gonna) (?:take|taking|swallow|"
+        r"swallowing) (?:all|a whole|the whole|a bottle|a handful) (?:\S+ ){0,2}"
+        r"(?:pills|tablets|meds|medication|medicine|of them)",
         r"hang(?:ing)? myself",
         r"(?:jump|jumping) (?:off|in front)",
         r"(?:dont|do not) want to (?:be here|exist) anymore",
@@ -371,6 +382,10 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:pills|tablets|meds|medicine|medication)",
         r"(?:took|taken) (?:a )?(?:double|triple) (?:dose|the dose)",
         then(TOOK, AMOUNT, PILLS, within=3),
+        r"(?:took|taken|swallowed|ate|eaten) (?:\d\d+|twenty|thirty|forty|fifty) (?:of )?"
+        r"(?:my |his |her |the |their )?(?:\w+ )?(?:pills|tablets|capsules|meds)",
+        r"(?:ate|eaten|swallowed|got into) (?:some|a few) (?:of )?(?:my |his |her |the |their )?"
+        r"(?:\w+ )?(?:pills|tablets|capsules|meds)",
         r"(?:took|taken|swallowed) (?:\d+|twenty|thirty|fifty|loads of|a handful of|handfuls of) "
         r"(?:of (?:my |the |his |her )?)?"
         r"(?:pills|tablets|capsules|paracetamol|tylenol|painkillers)",
@@ -386,6 +401,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"not responding",
         r"lost consciousness",
         r"(?:going to|about to|gonna|might) (?:pass out|faint|collapse|black out)",
+        r"(?:feel|feels|feeling) like (?:i am |im |i m )?(?:passing out|fainting|blacking out)",
         r"out cold",
         r"(?:wont|will not|isnt|not) respond(?:ing)?",
         r"(?:cant|can not|cannot) wake (?:him|her|them|my \w+)",

@@ -44,6 +44,14 @@ from assistant.nlu import RED_FLAG_KINDS, RedFlag, red_flag
         ("I feel like I'm going to pass out", "unconscious"),
         ("please call an ambulance", "severe_distress"),
         ("my stomach pain is unbearable", "severe_distress"),
+        ("I am out of breath just sitting here", "breathing"),
+        ("my speech is garbled", "stroke"),
+        ("the cut is deep and gushing", "bleeding"),
+        ("i vomited blood", "bleeding"),
+        ("i'm thinking of taking all my pills", "self_harm"),
+        ("i took 20 of my sleeping tablets", "overdose"),
+        ("my toddler ate some of my pills", "overdose"),
+        ("my heart is racing and I feel like passing out", "unconscious"),
     ],
 )
 def test_it_flags_lay_wording(text, kind):
@@ -146,6 +154,8 @@ def test_it_flags_a_body_part_and_what_is_wrong_with_it_words_apart(text, kind):
 
 def test_taking_the_usual_pills_is_not_an_overdose():
     assert red_flag("I took all my pills today as prescribed") is None
+    assert red_flag("I took some of my pills") is None
+    assert red_flag("I'm thinking of taking all my annual leave") is None
     assert red_flag("I had a lot of pills to take this week") is None
 
 
