@@ -1,6 +1,7 @@
 """understand(): the public interface the chat codes against, on the issue's examples."""
 
 import datetime as dt
+import logging
 import socket
 
 import pytest
@@ -110,3 +111,17 @@ def test_understanding_opens_no_socket(monkeypatch):
         "I have chest pain",
     ]:
         understand(text, now=SUNDAY, medications=MEDICATIONS, clinicians=CLINICIANS)
+
+
+def test_understanding_logs_nothing(caplog):
+    caplog.set_level(logging.DEBUG)
+    classifier.model.cache_clear()
+    classifier._scorer.cache_clear()
+    for text in [
+        "I have chest pain",
+        "refill my metfromin",
+        "book dec 3 at 2pm",
+        "the 31st of february",
+    ]:
+        understand(text, now=SUNDAY, medications=MEDICATIONS)
+    assert caplog.records == []
