@@ -72,6 +72,9 @@ def test_it_books_a_checkup_when_chest_pain_is_denied():
         ("can you ask my doctor if I can take ibuprofen", "message_care_team"),
         ("how much do I owe", "billing"),
         ("hello there", "other"),
+        ("can you book me a flight to paris", "other"),
+        ("cancel my netflix subscription", "other"),
+        ("book", "book_appointment"),
     ],
 )
 def test_it_tells_the_intents_apart(text, intent):
