@@ -2,7 +2,7 @@
 
     understand(text, now=..., medications=[...], clinicians=[...]) -> Understanding
 
-Red flags first (rules, assistant/nlu/redflags.py); then the intent (a classifier trained
+Red flags first (rules, assistant/nlu/redflags/); then the intent (a classifier trained
 from our own utterances, assistant/nlu/classifier.py); then the slots the text names
 (dates and times, assistant/nlu/when.py; medicines and clinicians from the lists given,
 assistant/nlu/names.py). No network, no database, no logging of the text.

@@ -4,7 +4,7 @@ Trained at first use from the committed utterances (assistant/nlu/data/train.jso
 well under a second (`manage.py assistant_train` reports the time and the held-out
 figures), so there is no model file to load, verify or keep in step with scikit-learn's
 version: the data is the model. Emergency is never a class here: red flags are rules
-(assistant/nlu/redflags.py), and a message that passes them is one of the other intents.
+(assistant/nlu/redflags/), and a message that passes them is one of the other intents.
 """
 
 import json

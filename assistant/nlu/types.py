@@ -16,7 +16,7 @@ INTENTS = (
     "other",
 )
 
-# The red-flag kinds (assistant/nlu/redflags.py holds their words).
+# The red-flag kinds (assistant/nlu/redflags/rules.py holds their words).
 RED_FLAG_KINDS = (
     "chest_pain",
     "breathing",
