@@ -142,18 +142,33 @@ def _by_device(message: list[str], medications: Sequence[str]) -> str | None:
     return None
 
 
+# Names that are also everyday words ("I will come", "as soon as I may"): they name a
+# clinician only right after a title ("dr will") or beside another of the entry's names.
+EVERYDAY = frozenset(
+    [
+        "will", "may", "can", "young", "long", "rose", "hope", "grace", "mark", "bill", "sue",
+        "dawn", "joy", "faith", "page", "king", "bell", "law", "black", "white", "brown",
+        "green", "hall", "wood", "day", "best", "rich", "love", "little", "early", "summer",
+        "april", "june", "august", "sunny", "art", "pat", "jack", "frank", "max",
+    ]
+)  # fmt: skip
+
+
 def find_clinician(text: str, clinicians: Sequence[str]) -> str | None:
     """The entry of `clinicians` the text names, or None."""
     if not clinicians:
         return None
-    message = [w for w in words(text) if w not in TITLES]
+    message = words(text)
     best, best_score = None, 0.0
     for entry in clinicians:
-        for name in words(entry):
-            if name in TITLES or len(name) < 3:
+        names = [name for name in words(entry) if name not in TITLES and len(name) >= 3]
+        for index, word in enumerate(message):
+            if word in TITLES:
                 continue
-            for word in message:
+            for name in names:
                 if word == name:
+                    if word in EVERYDAY and not _introduced(message, index, names):
+                        continue
                     score = 100.0
                 elif len(word) >= MIN_FUZZY and len(name) >= MIN_FUZZY:
                     score = fuzz.ratio(word, name, score_cutoff=CLINICIAN_CUTOFF)
@@ -162,3 +177,9 @@ def find_clinician(text: str, clinicians: Sequence[str]) -> str | None:
                 if score > best_score:
                     best, best_score = entry, score
     return best
+
+
+def _introduced(message: list[str], index: int, names: list[str]) -> bool:
+    before = message[index - 1] if index else ""
+    after = message[index + 1] if index + 1 < len(message) else ""
+    return before in TITLES or before in names or after in names

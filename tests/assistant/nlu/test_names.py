@@ -73,3 +73,13 @@ def test_it_matches_a_clinician_by_either_name_or_a_typo():
     ]:
         assert understand(text, now=NOW, clinicians=clinicians).slots["clinician"] == who
     assert "clinician" not in understand("dr smith", now=NOW, clinicians=clinicians).slots
+
+
+def test_a_name_that_is_an_everyday_word_needs_a_title_or_its_other_name():
+    clinicians = ["Dr Will Young", "Dr Carol Chen"]
+    assert (
+        "clinician" not in understand("I will come tomorrow", now=NOW, clinicians=clinicians).slots
+    )
+    for text in ["can I see dr young", "with will young please", "dr will on monday"]:
+        got = understand(text, now=NOW, clinicians=clinicians).slots
+        assert got["clinician"] == "Dr Will Young"
