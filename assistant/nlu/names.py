@@ -111,7 +111,9 @@ def find_medication(text: str, medications: Sequence[str]) -> str | None:
         name = medicine_name(entry)
         # a multi-word name also answers to its first word ("insulin" for "insulin glargine")
         names = {name, name.split()[0]} if " " in name else {name}
-        score = max(_similarity(candidate, one) for candidate in spans for one in names)
+        score = max(
+            (_similarity(candidate, one) for candidate in spans for one in names), default=0.0
+        )
         if score and numbers & set(words(entry)):
             score += 1  # of two strengths of one medicine, the one whose dose is named
         if score > best_score:

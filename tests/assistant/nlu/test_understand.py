@@ -82,8 +82,9 @@ def test_it_tells_the_intents_apart(text, intent):
 
 
 def test_every_answer_is_one_of_the_intents_and_flags_only_emergencies():
-    for text in ["hi", "refill", "I can't breathe", "cancel", "blah blah", ""]:
-        got = understand(text, now=SUNDAY)
+    odd = ["", "   ", "?!", "\U0001f600 book \U0001f600", "caf\u00e9 next tuesday", "x" * 5000]
+    for text in ["hi", "refill", "I can't breathe", "cancel", "blah blah", *odd]:
+        got = understand(text, now=SUNDAY, medications=MEDICATIONS, clinicians=CLINICIANS)
         assert got.intent in INTENTS
         assert (got.red_flag is not None) == (got.intent == "emergency")
         assert (red_flag(text) is not None) == (got.intent == "emergency")
