@@ -15,7 +15,7 @@ from assistant.nlu.classifier import classify
 from assistant.nlu.names import find_clinician, find_medication
 from assistant.nlu.redflags import red_flag, without_red_flag_words
 from assistant.nlu.types import INTENTS, RED_FLAG_KINDS, RedFlag, Understanding
-from assistant.nlu.when import find_date, find_part_of_day, find_time
+from assistant.nlu.when import dateparser_date, find_date, find_part_of_day, find_time
 
 __all__ = [
     "INTENTS",
@@ -83,5 +83,7 @@ def understand(
 
 
 def warm_up() -> None:
-    """Trains the classifier and loads the date data now, not in a patient's first request."""
-    understand("book me in next tuesday at 3 or dec 3", now=dt.datetime(2026, 1, 1))  # noqa: DTZ001
+    """Trains the classifier and loads dateparser's data now, not in a patient's request."""
+    new_year = dt.datetime(2026, 1, 1)  # noqa: DTZ001 (local clinic time by contract)
+    understand("book me in next tuesday at 3 or dec 3", now=new_year)
+    dateparser_date("december 3", new_year)

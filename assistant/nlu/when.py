@@ -140,7 +140,7 @@ def _dateparser():  # type: ignore[no-untyped-def]
     return dateparser
 
 
-def _dateparser_date(phrase: str, now: dt.datetime) -> dt.date | None:
+def dateparser_date(phrase: str, now: dt.datetime) -> dt.date | None:
     settings = {
         "PREFER_DATES_FROM": "future",
         "RELATIVE_BASE": now,
@@ -164,7 +164,7 @@ def _numeric(match: re.Match[str], today: dt.date) -> dt.date | None:
 def _named_month(match: re.Match[str], now: dt.datetime) -> dt.date | None:
     month_word = match.group(1) or match.group(4)
     day_text = match.group(2) or match.group(3)
-    return _month_day(now.date(), MONTHS[month_word], int(day_text)) or _dateparser_date(
+    return _month_day(now.date(), MONTHS[month_word], int(day_text)) or dateparser_date(
         match.group(0), now
     )
 
@@ -225,6 +225,30 @@ GIVEN_UP = re.compile(
 SINCE = re.compile(r"\b(?:since|started|start|began|begun|as of|ever since)(?:\s+(?:on|the))*\s*$")
 
 
+def _beside(found: list[tuple[int, int, dt.date]], start: int, end: int) -> bool:
+    return any(
+        abs(start - taken_end) <= 2 or abs(taken_start - end) <= 2
+        for taken_start, taken_end, _ in found
+    )
+
+
+MONTH_WORD = re.compile(r"\b(?:" + _MONTHS_ALT + r")\b")
+
+
+def _month_phrase(text: str, now: dt.datetime) -> dt.date | None:
+    """dateparser on the words around a month our rules could not place, if they hold a day."""
+    words = text.split()
+    for index, word in enumerate(words):
+        if not MONTH_WORD.search(word) or word == "may":
+            continue
+        window = " ".join(words[max(0, index - 2) : index + 3])
+        if re.search(r"\d", window) and not re.search(r"\d\s*(?:am|pm|:)", window):
+            date = dateparser_date(window, now)
+            if date is not None:
+                return date
+    return None
+
+
 def find_date(text: str, now: dt.datetime) -> dt.date | None:
     """The visit date the text names, or None; of two, the one not being given up."""
     text = _ordinals_as_digits(text)
@@ -249,9 +273,12 @@ def find_date(text: str, now: dt.datetime) -> dt.date | None:
                 continue
             date = read(match)
             if date is not None:
+                # "monday 7th december": a weekday beside a month-day only repeats it
+                if pattern is WEEKDAY and _beside(found, start, end):
+                    continue
                 found.append((start, end, date))
     if not found:
-        return None
+        return _month_phrase(text, now)
     # "since tuesday", "started on the 3rd": when a symptom began, not a date to act on
     found = [item for item in found if not SINCE.search(text[max(0, item[0] - 20) : item[0]])]
     if not found:

@@ -121,3 +121,16 @@ def test_when_a_symptom_began_is_not_a_date():
     assert "date" not in slots("my knee has been sore since tuesday")
     assert "date" not in slots("my sugars were high this morning")
     assert slots("sore since monday, can I come in friday")["date"] == "2026-12-04"
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [("dec-3", "2026-12-03"), ("on 3-Dec-2026", "2026-12-03"), ("december, 3", "2026-12-03")],
+)
+def test_dateparser_reads_month_phrases_our_rules_do_not(text, date):
+    assert slots(text)["date"] == date
+
+
+def test_a_weekday_beside_a_month_day_only_repeats_it():
+    assert slots("7th december monday")["date"] == "2026-12-07"
+    assert "date" not in slots("sometime in december")
