@@ -178,7 +178,7 @@ GONE = re.compile(
 )
 CLAUSE_BREAK = re.compile(r"[.,;:!?\n]+|\b(?:but|though|although|however|yet)\b", re.IGNORECASE)
 
-CANT = r"(?:cant|can not|cannot|couldnt|could not|unable to|not able to|struggling to|struggle to|hard to|trouble to)"  # noqa: E501
+CANT = r"(?:cant|cnt|cannot|can not|couldnt|could not|unable to|not able to|struggling to|struggle to|hard to|trouble to)"  # noqa: E501
 
 
 def near(first: str, second: str, within: int = 3) -> str:
@@ -236,7 +236,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"chest (?:is )?killing me",
         r"chestpains?",
         near(CHEST, CHEST_WRONG),
-        r"heart attack",
+        r"heart ?attack",
         r"pain (?:spreading|going|radiating|moving) (?:down|to|into) (?:my |the )?(?:left )?(?:arm|jaw)",  # noqa: E501
     ),
     "breathing": (
@@ -289,6 +289,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"stroke",
         r"sudden(?:ly)? (?:confused|confusion|blind|cant see|lost (?:my )?vision)",
         r"worst headache",
+        r"sudden(?:ly)? (?:severe |bad |terrible |really bad )?headache",
     ),
     "bleeding": (
         r"bleeding (?:that |which |it )?(?:wont|will not|doesnt|does not|isnt|cant|didnt|hasnt|has not) (?:stop|stopping|stopped)",  # noqa: E501
@@ -299,6 +300,8 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:coughing|cough|vomiting|throwing|puking|spitting) (?:up )?blood",
         r"blood in (?:my )?(?:vomit|sick)",
         r"bleeding out",
+        r"(?:massive|huge|heavy|severe) nose ?bleed",
+        r"nose ?bleed (?:\S+ ){0,2}(?:wont|will not|doesnt|isnt|cant) stop",
         r"soaked (?:through )?(?:with|in) blood",
         r"(?:so much|too much|lots of|a lot of|loads of|pool of|losing) blood",
         r"blood (?:wont|will not|doesnt|isnt) stop",
@@ -325,6 +328,7 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "self_harm": (
         r"(?:kill|kil|killing|hurt|hurting|harm|harming|cut|cutting) myself",
+        r"(?:cut|slit|slashed|cutting) (?:my|his|her) wrists?",
         r"kms",
         r"end(?:ing)? things",
         r"self ?harm(?:ing)?",
@@ -371,6 +375,9 @@ RULES: dict[str, tuple[str, ...]] = {
         r"(?:pills|tablets|capsules|paracetamol|tylenol|painkillers)",
         r"(?:took|taken|swallowed) (?:a |the )?(?:whole|entire|full) (?:pack|packet|box|bottle) of",
         r"(?:swallowed|drank|drunk|ate) (?:some )?(?:bleach|poison|antifreeze|weed killer)",
+        r"swallowed (?:a |an |some )?(?:button )?(?:battery|batteries|magnets?)",
+        r"(?:alcohol|vodka|wine|beer|drink|drinks|drunk) (?:\S+ ){0,3}(?:and|with) "
+        r"(?:took |taken )?(?:\S+ )?(?:pills|tablets|sleeping pills|painkillers)",
     ),
     "unconscious": (
         r"unconscious",

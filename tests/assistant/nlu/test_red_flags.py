@@ -52,6 +52,13 @@ from assistant.nlu import RED_FLAG_KINDS, RedFlag, red_flag
         ("i took 20 of my sleeping tablets", "overdose"),
         ("my toddler ate some of my pills", "overdose"),
         ("my heart is racing and I feel like passing out", "unconscious"),
+        ("i cnt breathe", "breathing"),
+        ("think im having a heartattack", "chest_pain"),
+        ("i drank a bottle of vodka and took pills", "overdose"),
+        ("my daughter swallowed a battery", "overdose"),
+        ("sudden severe headache and confusion", "stroke"),
+        ("massive nosebleed won't stop", "bleeding"),
+        ("cut my wrist", "self_harm"),
     ],
 )
 def test_it_flags_lay_wording(text, kind):
