@@ -1,0 +1,393 @@
+"""Post-discharge check-ins: scheduled from synced Encounters, answered by the patient,
+swept by a periodic job.
+
+- **Scheduling** (``checkins_schedule``, the receiver of records'
+  ``encounters_synced`` signal): a finished inpatient or emergency Encounter (R4
+  ``class`` code IMP, ACUTE, NONAC, EMER or OBSENC, ``status`` finished,
+  ``period.end`` set) gets one check-in per day of ASSISTANT_CHECKIN_DAYS, due
+  from the start of that day in the clinic's zone and open for
+  ASSISTANT_CHECKIN_OPEN_HOURS. A unique constraint on (patient, Encounter id,
+  day) makes re-syncs add nothing; a discharge older than the last day gets none,
+  and a check-in whose window has already closed is not made.
+- **Answering** (``checkin_page``, ``checkin_answer``): the patient's own check-ins
+  only (404 alike for missing and not yours); the answer is stored as a FHIR
+  QuestionnaireResponse under the patient's key. A yes to a symptom question (or,
+  once the language part is merged, a red flag in the free text) raises an urgent
+  care-team alert in the same transaction; the page shows the emergency
+  instructions.
+- **The sweep** (``checkins_sweep``, every 15 minutes from assistant/tasks.py):
+  queues the "a check-in is waiting" e-mail once per due check-in, raises one
+  routine alert for a check-in unanswered ASSISTANT_CHECKIN_UNANSWERED_HOURS after
+  it became due, and marks check-ins past their window missed (never deleted).
+  Each step locks its row and commits with its mark, so a killed worker repeats
+  nothing and loses nothing.
+
+Audit rows carry ids only: the check-in's id, never answers or the Encounter.
+"""
+
+import logging
+import uuid
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from procrastinate.contrib.django import app
+
+from assistant import questionnaire
+from assistant.alerts import alert_raise
+from assistant.models import AlertKind, AlertPriority, CheckIn, CheckInStatus
+from audit.actions import Action
+from audit.context import AuditContext
+from audit.services import record
+from patients.models import Patient
+from portal.access import Actor, Role, access_patient
+from records.selectors import encounter_resources
+
+logger = logging.getLogger(__name__)
+
+# R4 Encounter.class codes (v3 ActCode) of a stay someone is discharged from.
+DISCHARGE_CLASSES = frozenset({"IMP", "ACUTE", "NONAC", "EMER", "OBSENC"})
+# The e-mail job (assistant/tasks.py), deferred by name: the task module imports this one.
+NOTICE_JOB = "assistant.send_checkin_notice"
+
+
+def _zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.PORTAL_TIME_ZONE)
+
+
+# --- Scheduling ----------------------------------------------------------------------
+
+
+def discharge_of(encounter: dict[str, Any]) -> datetime | None:
+    """When the patient left, for a finished inpatient or emergency Encounter; else None.
+
+    A date without a time counts from the start of that day, and a time without a
+    zone as the clinic's.
+    """
+    klass = encounter.get("class")
+    if encounter.get("status") != "finished" or not isinstance(klass, dict):
+        return None
+    if klass.get("code") not in DISCHARGE_CLASSES:
+        return None
+    end = (encounter.get("period") or {}).get("end")
+    if not isinstance(end, str) or not end:
+        return None
+    try:
+        when = parse_datetime(end)
+        if when is None and (day := parse_date(end)) is not None:
+            when = datetime.combine(day, time.min)
+    except ValueError:
+        return None
+    if when is None:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=_zone())
+
+
+def due_dates(discharged: datetime) -> list[tuple[int, datetime]]:
+    """(day, due_at) of each check-in: the start of that day in the clinic's zone."""
+    left_on = discharged.astimezone(_zone()).date()
+    return [
+        (day, _start_of(left_on + timedelta(days=day))) for day in settings.ASSISTANT_CHECKIN_DAYS
+    ]
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=_zone())
+
+
+def checkins_schedule(
+    *, patient_id: uuid.UUID, encounter_ids: Iterable[str], now: datetime | None = None
+) -> list[CheckIn]:
+    """Make the check-ins these synced Encounters call for (a system write: no actor).
+
+    Returns the check-ins made now; one already made for the same Encounter and day
+    is left as it is (a later change of the discharge time moves nothing).
+    """
+    patient = Patient.objects.filter(pk=patient_id).first()
+    if patient is None:
+        return []
+    now = now or timezone.now()
+    open_for = timedelta(hours=settings.ASSISTANT_CHECKIN_OPEN_HOURS)
+    last_day = max(settings.ASSISTANT_CHECKIN_DAYS)
+    made: list[CheckIn] = []
+    for encounter in encounter_resources(patient=patient, fhir_ids=encounter_ids):
+        discharged = discharge_of(encounter)
+        if discharged is None or discharged > now:
+            continue
+        today = now.astimezone(_zone()).date()
+        if (today - discharged.astimezone(_zone()).date()).days > last_day:
+            continue
+        for day, due_at in due_dates(discharged):
+            if due_at + open_for <= now:
+                continue  # its window has passed already: the patient is not asked late
+            checkin = _create_once(
+                patient, str(encounter["id"]), day, due_at, due_at + open_for, now
+            )
+            if checkin is not None:
+                made.append(checkin)
+    return made
+
+
+def _create_once(
+    patient: Patient,
+    encounter_id: str,
+    day: int,
+    due_at: datetime,
+    closes_at: datetime,
+    now: datetime,
+) -> CheckIn | None:
+    checkin = CheckIn(
+        patient=patient,
+        encounter_id=encounter_id,
+        day=day,
+        due_at=due_at,
+        closes_at=closes_at,
+        created_at=now,
+    )
+    try:
+        with transaction.atomic():
+            checkin.save(force_insert=True)
+            record(
+                action=Action.CHECKIN_SCHEDULED,
+                patient_id=patient.pk,
+                object_type="CheckIn",
+                object_id=checkin.pk,
+            )
+    except IntegrityError:
+        return None  # made by an earlier sync (the unique constraint)
+    return checkin
+
+
+def encounters_synced(
+    sender: Any, *, patient_id: uuid.UUID, encounter_ids: list[str], **kwargs: Any
+) -> None:
+    """Receiver of records.signals.encounters_synced (connected in AssistantConfig.ready)."""
+    checkins_schedule(patient_id=patient_id, encounter_ids=encounter_ids)
+
+
+# --- The patient's check-ins -----------------------------------------------------------
+
+
+def due_checkins(*, actor: Actor, patient_id: uuid.UUID | None) -> list[CheckIn]:
+    """The open check-ins of the actor's own record, oldest first, for the "waiting" notice.
+
+    Only a patient's own (a proxy, or a patient looking at someone else's record, gets
+    none). Nothing is recorded: like the unread-message count, it says that something
+    waits, not what; opening one records ``assistant.checkin_viewed``.
+    """
+    if actor.role != Role.PATIENT or patient_id is None or patient_id != actor.patient_id:
+        return []
+    now = timezone.now()
+    return list(
+        CheckIn.objects.filter(
+            patient_id=patient_id,
+            status=CheckInStatus.PENDING,
+            due_at__lte=now,
+            closes_at__gt=now,
+        )
+        .defer("response")
+        .order_by("due_at")
+    )
+
+
+def _own_checkin(actor: Actor, checkin_id: uuid.UUID, *, lock: bool = False) -> CheckIn:
+    """The check-in, if it is the actor's own; 404 alike for missing and not yours."""
+    if actor.role != Role.PATIENT or actor.patient_id is None:
+        raise Http404("No such check-in.")
+    patient = access_patient(actor=actor, patient_id=actor.patient_id)
+    rows = CheckIn.objects.filter(pk=checkin_id, patient=patient)
+    checkin = (rows.select_for_update() if lock else rows).first()
+    if checkin is None:
+        raise Http404("No such check-in.")
+    return checkin
+
+
+@dataclass(frozen=True)
+class CheckInPage:
+    checkin: CheckIn
+    state: str  # "open", "not_yet", "answered" or "missed"
+    red_flags: list[str]  # the symptom questions answered yes (answered check-ins)
+    followup_booked: bool | None  # the answer, once answered
+
+    @property
+    def red_flag_labels(self) -> list[str]:
+        return [questionnaire.red_flag_label(kind) for kind in self.red_flags]
+
+
+def checkin_page(
+    *, actor: Actor, checkin_id: uuid.UUID, context: AuditContext | None = None
+) -> CheckInPage:
+    checkin = _own_checkin(actor, checkin_id)
+    record(
+        action=Action.CHECKIN_VIEWED,
+        actor=actor,
+        context=context,
+        patient_id=checkin.patient_id,
+        object_type="CheckIn",
+        object_id=checkin.pk,
+    )
+    return _page(checkin, timezone.now())
+
+
+def _page(checkin: CheckIn, now: datetime) -> CheckInPage:
+    if checkin.status == CheckInStatus.ANSWERED:
+        response = checkin.response or {}
+        booked = questionnaire.answers_of(response).get(questionnaire.FOLLOWUP_BOOKED)
+        return CheckInPage(checkin, "answered", questionnaire.red_flags_of(response), booked)
+    if checkin.status == CheckInStatus.MISSED or now >= checkin.closes_at:
+        return CheckInPage(checkin, "missed", [], None)
+    if now < checkin.due_at:
+        return CheckInPage(checkin, "not_yet", [], None)
+    return CheckInPage(checkin, "open", [], None)
+
+
+def checkin_answer(
+    *,
+    actor: Actor,
+    checkin_id: uuid.UUID,
+    answers: dict[str, str],
+    context: AuditContext | None = None,
+) -> CheckInPage:
+    """Store the patient's answers; a red flag raises an urgent care-team alert.
+
+    ``answers``: the cleaned CheckInForm (linkId → "yes"/"no", a code, or text).
+    Answering twice (a resubmitted form) changes nothing and returns the first
+    answer's page. ValidationError when the check-in is not open.
+    """
+    with transaction.atomic():
+        checkin = _own_checkin(actor, checkin_id, lock=True)
+        now = timezone.now()
+        page = _page(checkin, now)
+        if page.state == "answered":
+            return page
+        if page.state != "open":
+            raise ValidationError(
+                "This check-in is closed. If you need help, call your clinic."
+                if page.state == "missed"
+                else "This check-in is not open yet."
+            )
+        response = questionnaire.response_from(
+            answers, authored=now, subject_fhir_id=checkin.patient.fhir_id or ""
+        )
+        checkin.response = response
+        checkin.status = CheckInStatus.ANSWERED
+        checkin.answered_at = now
+        checkin.answered_by = actor  # type: ignore[assignment]
+        checkin.save(update_fields=["response", "status", "answered_at", "answered_by"])
+        record(
+            action=Action.CHECKIN_ANSWERED,
+            actor=actor,
+            context=context,
+            patient_id=checkin.patient_id,
+            object_type="CheckIn",
+            object_id=checkin.pk,
+        )
+        flags = questionnaire.red_flags_of(response)
+        if flags:
+            alert_raise(
+                patient_id=checkin.patient_id,
+                kind=AlertKind.CHECKIN_RED_FLAG,
+                priority=AlertPriority.URGENT,
+                red_flag_kind=flags[0],
+                # For the care team's alert page only (encrypted there): which answers.
+                detail="; ".join(questionnaire.red_flag_label(kind) for kind in flags),
+                source_id=checkin.pk,
+                actor=actor,
+                context=context,
+            )
+    return _page(checkin, now)
+
+
+# --- The periodic sweep ------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    notified: int = 0
+    escalated: int = 0
+    missed: int = 0
+
+
+def checkins_sweep(*, now: datetime | None = None) -> SweepReport:
+    """Notify what became due, escalate what stayed unanswered, close what ran out."""
+    now = now or timezone.now()
+    report = SweepReport()
+    pending = CheckIn.objects.filter(status=CheckInStatus.PENDING)
+    for pk in list(
+        pending.filter(due_at__lte=now, closes_at__gt=now, notified_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    ):
+        report.notified += _notify(pk, now)
+    unanswered_since = now - timedelta(hours=settings.ASSISTANT_CHECKIN_UNANSWERED_HOURS)
+    for pk in list(
+        pending.filter(due_at__lte=unanswered_since, escalated_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    ):
+        report.escalated += _escalate(pk, now)
+    for pk in list(pending.filter(closes_at__lte=now).values_list("pk", flat=True)):
+        report.missed += _close(pk, now)
+    return report
+
+
+def _locked(pk: uuid.UUID, **still: Any) -> CheckIn | None:
+    """The pending check-in, locked (None if another worker holds it or it moved on)."""
+    return (
+        CheckIn.objects.select_for_update(skip_locked=True)
+        .filter(pk=pk, status=CheckInStatus.PENDING, **still)
+        .defer("response")
+        .first()
+    )
+
+
+def _notify(pk: uuid.UUID, now: datetime) -> int:
+    with transaction.atomic():
+        checkin = _locked(pk, notified_at__isnull=True)
+        if checkin is None:
+            return 0
+        checkin.notified_at = now
+        checkin.save(update_fields=["notified_at"])
+        app.configure_task(NOTICE_JOB, allow_unknown=False).defer(checkin_id=str(pk))
+    return 1
+
+
+def _escalate(pk: uuid.UUID, now: datetime) -> int:
+    """The "task for the care team": one routine alert per unanswered check-in."""
+    with transaction.atomic():
+        checkin = _locked(pk, escalated_at__isnull=True)
+        if checkin is None:
+            return 0
+        checkin.escalated_at = now
+        checkin.save(update_fields=["escalated_at"])
+        alert_raise(
+            patient_id=checkin.patient_id,
+            kind=AlertKind.CHECKIN_UNANSWERED,
+            priority=AlertPriority.ROUTINE,
+            source_id=checkin.pk,
+        )
+    return 1
+
+
+def _close(pk: uuid.UUID, now: datetime) -> int:
+    with transaction.atomic():
+        checkin = _locked(pk, closes_at__lte=now)
+        if checkin is None:
+            return 0
+        checkin.status = CheckInStatus.MISSED
+        checkin.save(update_fields=["status"])
+        record(
+            action=Action.CHECKIN_MISSED,
+            patient_id=checkin.patient_id,
+            object_type="CheckIn",
+            object_id=checkin.pk,
+        )
+    return 1
