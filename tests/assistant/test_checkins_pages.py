@@ -250,8 +250,9 @@ def test_another_patients_check_in_is_404_like_a_missing_one(client, mallory, ch
     assert "A check-in is waiting" not in client.get("/patient/").content.decode()
 
 
-@pytest.mark.parametrize("who", ["carol", "nina", "bill", "fran", "ada", "otto"])
-def test_staff_cannot_open_or_answer_a_check_in(client, request, checkin, who):
+# Staff, and a proxy (greta): the check-in asks the patient how they feel.
+@pytest.mark.parametrize("who", ["carol", "nina", "bill", "fran", "ada", "otto", "greta"])
+def test_staff_and_proxies_cannot_open_or_answer_a_check_in(client, request, checkin, who):
     sign_in_fully(client, request.getfixturevalue(who))
 
     assert client.get(url(checkin)).status_code == 403
