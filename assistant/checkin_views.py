@@ -24,7 +24,8 @@ from portal.access import Role, SignedInRequest, roles
 def checkin(request: SignedInRequest, checkin_id: uuid.UUID) -> HttpResponse:
     context = audit_context(request)
     form = CheckInForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    # A red flag is acted on even when other answers are missing (they are not asked again).
+    if request.method == "POST" and (form.is_valid() or form.red_flags()):
         try:
             page = checkins.checkin_answer(
                 actor=request.user,

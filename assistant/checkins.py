@@ -258,7 +258,9 @@ def checkin_answer(
 ) -> CheckInPage:
     """Store the patient's answers; a red flag raises an urgent care-team alert.
 
-    ``answers``: the cleaned CheckInForm (linkId → "yes"/"no", a code, or text).
+    ``answers``: the cleaned CheckInForm (linkId → "yes"/"no", a code, or text);
+    only with a red flag may some be missing (the patient is sent to emergency care
+    rather than back to the form; the response's status is then "stopped").
     Answering twice (a resubmitted form) changes nothing and returns the first
     answer's page. ValidationError when the check-in is not open.
     """
@@ -277,6 +279,9 @@ def checkin_answer(
         response = questionnaire.response_from(
             answers, authored=now, subject_fhir_id=checkin.patient.fhir_id or ""
         )
+        flags = questionnaire.red_flags_of(response)
+        if response["status"] != "completed" and not flags:
+            raise ValidationError("Please answer every question.")
         checkin.response = response
         checkin.status = CheckInStatus.ANSWERED
         checkin.answered_at = now
@@ -290,7 +295,6 @@ def checkin_answer(
             object_type="CheckIn",
             object_id=checkin.pk,
         )
-        flags = questionnaire.red_flags_of(response)
         if flags:
             alert_raise(
                 patient_id=checkin.patient_id,

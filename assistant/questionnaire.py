@@ -67,6 +67,16 @@ class CheckInForm(forms.Form):
         for item in _questions(questionnaire()["item"]):
             self.fields[item["linkId"]] = _field(item)
 
+    def red_flags(self) -> list[str]:
+        """The symptom questions answered yes, even when the rest of the form is not valid:
+        a red flag is acted on at once, not after the patient fixes the other answers."""
+        if not self.is_bound:
+            return []
+        self.is_valid()
+        return [
+            i["linkId"] for i in red_flag_items() if self.cleaned_data.get(i["linkId"]) == "yes"
+        ]
+
     def symptom_fields(self) -> list[forms.BoundField]:
         return [self[i["linkId"]] for i in red_flag_items()]
 
@@ -106,36 +116,47 @@ def _field(item: dict[str, Any]) -> forms.Field:
 def response_from(
     answers: dict[str, str], *, authored: datetime, subject_fhir_id: str = ""
 ) -> dict[str, Any]:
-    """A completed QuestionnaireResponse of the form's cleaned answers (validated)."""
+    """A QuestionnaireResponse of the form's cleaned answers (validated).
+
+    Questions left out are left out of the response too. Its status is
+    ``completed`` when every required question is answered, else ``stopped``
+    (answering ended early: a red flag sent the patient to emergency care).
+    """
+    items = [i for i in (_answered(item, answers) for item in questionnaire()["item"]) if i]
+    required = {i["linkId"] for i in _questions(questionnaire()["item"]) if i.get("required")}
+    complete = required <= {k for k, v in answers.items() if v not in ("", None)}
     response: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "questionnaire": canonical(),
-        "status": "completed",
+        "status": "completed" if complete else "stopped",
         "authored": authored.isoformat(),
-        "item": [_answered(item, answers) for item in questionnaire()["item"]],
+        "item": items,
     }
     if subject_fhir_id:
         response["subject"] = {"reference": f"Patient/{subject_fhir_id}"}
-    response["item"] = [i for i in response["item"] if i.get("item") or i.get("answer")]
     validate(response)
     return response
 
 
-def _answered(item: dict[str, Any], answers: dict[str, str]) -> dict[str, Any]:
+def _answered(item: dict[str, Any], answers: dict[str, str]) -> dict[str, Any] | None:
+    """The item with its answer, or None when it has none (a group: none of its own)."""
     out: dict[str, Any] = {"linkId": item["linkId"], "text": item["text"]}
     if item["type"] == "group":
-        out["item"] = [_answered(i, answers) for i in item.get("item", [])]
-        return out
-    value = answers.get(item["linkId"], "")
-    if item["type"] == "boolean":
+        children = [c for c in (_answered(i, answers) for i in item.get("item", [])) if c]
+        return {**out, "item": children} if children else None
+    value = answers.get(item["linkId"]) or ""
+    if item["type"] == "boolean" and value in ("yes", "no"):
         out["answer"] = [{"valueBoolean": value == "yes"}]
     elif item["type"] == "choice":
-        coding = next(
-            o["valueCoding"] for o in item["answerOption"] if o["valueCoding"]["code"] == value
-        )
+        codings = [o["valueCoding"] for o in item["answerOption"]]
+        coding = next((c for c in codings if c["code"] == value), None)
+        if coding is None:
+            return None
         out["answer"] = [{"valueCoding": coding}]
-    elif value.strip():
+    elif item["type"] == "text" and value.strip():
         out["answer"] = [{"valueString": value.strip()}]
+    else:
+        return None
     return out
 
 

@@ -6,9 +6,10 @@ import json
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 
-from assistant import questionnaire
+from assistant import checkins, questionnaire
 from assistant.models import AlertKind, AlertPriority, CareAlert, CheckIn, CheckInStatus
 from audit.actions import Action, Severity
 from portal.fhir import validate
@@ -162,7 +163,7 @@ def test_the_answer_is_stored_encrypted_as_a_questionnaire_response_and_audited(
 
 
 def test_bad_input_re_renders_with_clear_errors_and_keeps_every_answer(signed_in, checkin):
-    incomplete = answers(fever="yes", anything_else="Keep this CANARY text")
+    incomplete = answers(medicines_obtained="no", anything_else="Keep this CANARY text")
     del incomplete["breathing"], incomplete["feeling"]
 
     response = signed_in.post(url(checkin), incomplete)
@@ -172,10 +173,36 @@ def test_bad_input_re_renders_with_clear_errors_and_keeps_every_answer(signed_in
     assert page.count("Please answer yes or no.") == 1
     assert "Please choose one." in page
     assert "Keep this CANARY text" in page
-    assert re.search(r'name="fever" value="yes"[^>]*checked', page)
-    assert not re.search(r'name="chest_pain" value="yes"[^>]*checked', page)
+    assert re.search(r'name="medicines_obtained" value="no"[^>]*checked', page)
+    assert not re.search(r'name="medicines_obtained" value="yes"[^>]*checked', page)
     assert CheckIn.objects.get(pk=checkin.pk).status == CheckInStatus.PENDING
     assert not CareAlert.objects.exists()
+
+
+def test_a_red_flag_is_acted_on_even_with_other_questions_unanswered(signed_in, checkin):
+    response = signed_in.post(url(checkin), {"fever": "yes", "followup_booked": "no"})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Call 911" in page
+    assert "Please answer" not in page
+    assert "Book your follow-up visit" in page
+    stored = CheckIn.objects.get(pk=checkin.pk)
+    assert stored.status == CheckInStatus.ANSWERED
+    assert stored.response["status"] == "stopped"  # answering ended early, on purpose
+    assert questionnaire.answers_of(stored.response) == {"fever": True, "followup_booked": False}
+    (alert,) = CareAlert.objects.all()
+    assert (alert.priority, alert.red_flag_kind) == (AlertPriority.URGENT, "fever")
+
+
+def test_the_service_refuses_missing_answers_without_a_red_flag(checkin, alice):
+    partial = answers()
+    del partial["feeling"]
+
+    with pytest.raises(ValidationError):
+        checkins.checkin_answer(actor=alice, checkin_id=checkin.pk, answers=partial)
+
+    assert CheckIn.objects.get(pk=checkin.pk).status == CheckInStatus.PENDING
 
 
 def test_a_second_submit_changes_nothing_and_raises_no_second_alert(signed_in, checkin):
