@@ -8,7 +8,8 @@ swept by a periodic job.
   from the start of that day in the clinic's zone and open for
   ASSISTANT_CHECKIN_OPEN_HOURS. A unique constraint on (patient, Encounter id,
   day) makes re-syncs add nothing; a discharge older than the last day gets none,
-  and a check-in whose window has already closed is not made.
+  and a check-in whose window has already closed is not made. A stay the EHR later
+  marks entered-in-error or cancelled withdraws its waiting check-ins (kept).
 - **Answering** (``checkin_page``, ``checkin_answer``): the patient's own check-ins
   only (404 alike for missing and not yours); the answer is stored as a FHIR
   QuestionnaireResponse under the patient's key. A yes to a symptom question (or,
@@ -55,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 # R4 Encounter.class codes (v3 ActCode) of a stay someone is discharged from.
 DISCHARGE_CLASSES = frozenset({"IMP", "ACUTE", "NONAC", "EMER", "OBSENC"})
+# A stay the EHR says never happened (or was recorded in error): no check-ins for it.
+VOIDED = frozenset({"entered-in-error", "cancelled"})
 # The e-mail job (assistant/tasks.py), deferred by name: the task module imports this one.
 NOTICE_JOB = "assistant.send_checkin_notice"
 
@@ -119,6 +122,9 @@ def checkins_schedule(
     last_day = max(settings.ASSISTANT_CHECKIN_DAYS)
     made: list[CheckIn] = []
     for encounter in encounter_resources(patient=patient, fhir_ids=encounter_ids):
+        if encounter.get("status") in VOIDED:
+            _withdraw(patient, str(encounter["id"]))
+            continue
         discharged = discharge_of(encounter)
         if discharged is None or discharged > now:
             continue
@@ -164,6 +170,25 @@ def _create_once(
     except IntegrityError:
         return None  # made by an earlier sync (the unique constraint)
     return checkin
+
+
+def _withdraw(patient: Patient, encounter_id: str) -> None:
+    """The EHR voided the stay: its check-ins still waiting are withdrawn (kept, not asked)."""
+    with transaction.atomic():
+        waiting = list(
+            CheckIn.objects.select_for_update()
+            .filter(patient=patient, encounter_id=encounter_id, status=CheckInStatus.PENDING)
+            .defer("response")
+        )
+        for checkin in waiting:
+            checkin.status = CheckInStatus.WITHDRAWN
+            checkin.save(update_fields=["status"])
+            record(
+                action=Action.CHECKIN_WITHDRAWN,
+                patient_id=patient.pk,
+                object_type="CheckIn",
+                object_id=checkin.pk,
+            )
 
 
 def encounters_synced(
@@ -213,7 +238,7 @@ def _own_checkin(actor: Actor, checkin_id: uuid.UUID, *, lock: bool = False) -> 
 @dataclass(frozen=True)
 class CheckInPage:
     checkin: CheckIn
-    state: str  # "open", "not_yet", "answered" or "missed"
+    state: str  # "open", "not_yet", "answered", "missed" or "withdrawn"
     red_flags: list[str]  # the symptom questions answered yes (answered check-ins)
     followup_booked: bool | None  # the answer, once answered
 
@@ -242,6 +267,8 @@ def _page(checkin: CheckIn, now: datetime) -> CheckInPage:
         response = checkin.response or {}
         booked = questionnaire.answers_of(response).get(questionnaire.FOLLOWUP_BOOKED)
         return CheckInPage(checkin, "answered", questionnaire.red_flags_of(response), booked)
+    if checkin.status == CheckInStatus.WITHDRAWN:
+        return CheckInPage(checkin, "withdrawn", [], None)
     if checkin.status == CheckInStatus.MISSED or now >= checkin.closes_at:
         return CheckInPage(checkin, "missed", [], None)
     if now < checkin.due_at:
@@ -272,9 +299,9 @@ def checkin_answer(
             return page
         if page.state != "open":
             raise ValidationError(
-                "This check-in is closed. If you need help, call your clinic."
-                if page.state == "missed"
-                else "This check-in is not open yet."
+                "This check-in is not open yet."
+                if page.state == "not_yet"
+                else "This check-in is closed. If you need help, call your clinic."
             )
         response = questionnaire.response_from(
             answers, authored=now, subject_fhir_id=checkin.patient.fhir_id or ""

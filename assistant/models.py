@@ -120,6 +120,7 @@ class CheckInStatus(models.TextChoices):
     PENDING = "pending", "Waiting for an answer"  # due once due_at has come
     ANSWERED = "answered", "Answered"
     MISSED = "missed", "Missed (closed without an answer)"
+    WITHDRAWN = "withdrawn", "Withdrawn (the EHR cancelled or voided the stay)"
 
 
 class CheckIn(PHIModel):

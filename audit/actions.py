@@ -103,6 +103,7 @@ class Action(models.TextChoices):
     CHECKIN_VIEWED = "assistant.checkin_viewed", "Post-discharge check-in viewed"
     CHECKIN_ANSWERED = "assistant.checkin_answered", "Post-discharge check-in answered"
     CHECKIN_MISSED = "assistant.checkin_missed", "Post-discharge check-in closed unanswered"
+    CHECKIN_WITHDRAWN = "assistant.checkin_withdrawn", "Post-discharge check-in withdrawn"
 
 
 class Outcome(models.TextChoices):

@@ -285,3 +285,15 @@ def test_staff_and_proxies_cannot_open_or_answer_a_check_in(client, request, che
     assert client.get(url(checkin)).status_code == 403
     assert client.post(url(checkin), answers()).status_code == 403
     assert CheckIn.objects.get(pk=checkin.pk).status == CheckInStatus.PENDING
+
+
+def test_a_withdrawn_check_in_says_so_and_cannot_be_answered(signed_in, checkin):
+    CheckIn.objects.filter(pk=checkin.pk).update(status=CheckInStatus.WITHDRAWN)
+
+    shown = signed_in.get(url(checkin)).content.decode()
+    posted = signed_in.post(url(checkin), answers(chest_pain="yes"))
+
+    assert "You do not need to answer this check-in" in shown
+    assert posted.status_code == 400
+    assert CheckIn.objects.get(pk=checkin.pk).status == CheckInStatus.WITHDRAWN
+    assert not CareAlert.objects.exists()

@@ -154,3 +154,24 @@ def test_it_reads_only_the_given_encounters_of_the_given_patient(patient, mallor
         == []
     )
     assert not CheckIn.objects.exists()
+
+
+@pytest.mark.parametrize("status", ["entered-in-error", "cancelled"])
+def test_a_stay_the_ehr_voids_withdraws_its_waiting_check_ins_but_keeps_answered_ones(
+    patient, ehr, fhir_client_for, django_capture_on_commit_callbacks, time_machine, status
+):
+    time_machine.move_to(AFTER, tick=False)
+    serving(ehr, [stay()])
+    sync(patient, ehr, fhir_client_for, django_capture_on_commit_callbacks)
+    CheckIn.objects.filter(day=2).update(status=CheckInStatus.ANSWERED)
+
+    serving(ehr, [stay(status=status, version="2", updated="2026-11-20T17:00:00Z")])
+    sync(patient, ehr, fhir_client_for, django_capture_on_commit_callbacks)
+
+    assert dict(CheckIn.objects.values_list("day", "status")) == {
+        2: CheckInStatus.ANSWERED,
+        7: CheckInStatus.WITHDRAWN,
+        14: CheckInStatus.WITHDRAWN,
+    }
+    assert len(events(action=Action.CHECKIN_WITHDRAWN)) == 2
+    assert checkins.checkins_sweep(now=DISCHARGED + dt.timedelta(days=20)).escalated == 0
