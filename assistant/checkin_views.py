@@ -25,7 +25,7 @@ def checkin(request: SignedInRequest, checkin_id: uuid.UUID) -> HttpResponse:
     context = audit_context(request)
     form = CheckInForm(request.POST if request.method == "POST" else None)
     # A red flag is acted on even when other answers are missing (they are not asked again).
-    if request.method == "POST" and (form.is_valid() or form.red_flags()):
+    if request.method == "POST" and (form.is_valid() or form.urgent()):
         try:
             page = checkins.checkin_answer(
                 actor=request.user,

@@ -12,8 +12,8 @@ swept by a periodic job.
   marks entered-in-error or cancelled withdraws its waiting check-ins (kept).
 - **Answering** (``checkin_page``, ``checkin_answer``): the patient's own check-ins
   only (404 alike for missing and not yours); the answer is stored as a FHIR
-  QuestionnaireResponse under the patient's key. A yes to a symptom question (or,
-  once the language part is merged, a red flag in the free text) raises an urgent
+  QuestionnaireResponse under the patient's key. A yes to a symptom question (or a
+  red flag in the free text, by ``assistant.nlu.red_flag``) raises an urgent
   care-team alert in the same transaction; the page shows the emergency
   instructions.
 - **The sweep** (``checkins_sweep``, every 15 minutes from assistant/tasks.py):
@@ -241,10 +241,15 @@ class CheckInPage:
     state: str  # "open", "not_yet", "answered", "missed" or "withdrawn"
     red_flags: list[str]  # the symptom questions answered yes (answered check-ins)
     followup_booked: bool | None  # the answer, once answered
+    written_flag: bool = False  # a red flag in the free text
 
     @property
     def red_flag_labels(self) -> list[str]:
         return [questionnaire.red_flag_label(kind) for kind in self.red_flags]
+
+    @property
+    def emergency(self) -> bool:
+        return bool(self.red_flags) or self.written_flag
 
 
 def checkin_page(
@@ -266,7 +271,10 @@ def _page(checkin: CheckIn, now: datetime) -> CheckInPage:
     if checkin.status == CheckInStatus.ANSWERED:
         response = checkin.response or {}
         booked = questionnaire.answers_of(response).get(questionnaire.FOLLOWUP_BOOKED)
-        return CheckInPage(checkin, "answered", questionnaire.red_flags_of(response), booked)
+        written = questionnaire.written_red_flag_of(response) is not None
+        return CheckInPage(
+            checkin, "answered", questionnaire.red_flags_of(response), booked, written
+        )
     if checkin.status == CheckInStatus.WITHDRAWN:
         return CheckInPage(checkin, "withdrawn", [], None)
     if checkin.status == CheckInStatus.MISSED or now >= checkin.closes_at:
@@ -307,7 +315,8 @@ def checkin_answer(
             answers, authored=now, subject_fhir_id=checkin.patient.fhir_id or ""
         )
         flags = questionnaire.red_flags_of(response)
-        if response["status"] != "completed" and not flags:
+        written = questionnaire.written_red_flag_of(response)
+        if response["status"] != "completed" and not (flags or written):
             raise ValidationError("Please answer every question.")
         checkin.response = response
         checkin.status = CheckInStatus.ANSWERED
@@ -322,14 +331,18 @@ def checkin_answer(
             object_type="CheckIn",
             object_id=checkin.pk,
         )
-        if flags:
+        if flags or written:
+            # For the care team's alert page only (encrypted there): which answers, and
+            # the words that raised a flag in the free text.
+            detail = [questionnaire.red_flag_label(kind) for kind in flags]
+            if written is not None:
+                detail.append(f'wrote "{written.phrase}"')
             alert_raise(
                 patient_id=checkin.patient_id,
                 kind=AlertKind.CHECKIN_RED_FLAG,
                 priority=AlertPriority.URGENT,
-                red_flag_kind=flags[0],
-                # For the care team's alert page only (encrypted there): which answers.
-                detail="; ".join(questionnaire.red_flag_label(kind) for kind in flags),
+                red_flag_kind=flags[0] if flags else written.kind if written else "",
+                detail="; ".join(detail),
                 source_id=checkin.pk,
                 actor=actor,
                 context=context,

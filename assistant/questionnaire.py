@@ -5,7 +5,8 @@ The questions live in one place, ``assistant/fhir/post_discharge_checkin.json``
 (validated by the R4B models when first loaded); the form's fields are made from
 its items, and an answer is written back in the Questionnaire's own shape. The
 symptom questions (the ``symptoms`` group) are the red flags: a yes to any of them
-shows the emergency instructions and alerts the care team (assistant/checkins.py).
+shows the emergency instructions and alerts the care team (assistant/checkins.py), and
+so does a red flag in the free text (``assistant.nlu.red_flag``).
 """
 
 import json
@@ -16,6 +17,7 @@ from typing import Any
 
 from django import forms
 
+from assistant.nlu import RedFlag, red_flag
 from portal.fhir import validate
 
 PATH = Path(__file__).resolve().parent / "fhir" / "post_discharge_checkin.json"
@@ -67,15 +69,17 @@ class CheckInForm(forms.Form):
         for item in _questions(questionnaire()["item"]):
             self.fields[item["linkId"]] = _field(item)
 
-    def red_flags(self) -> list[str]:
-        """The symptom questions answered yes, even when the rest of the form is not valid:
-        a red flag is acted on at once, not after the patient fixes the other answers."""
+    def urgent(self) -> bool:
+        """Whether a symptom is answered yes or the free text names a red flag, even when
+        the rest of the form is not valid: a red flag is acted on at once, not after the
+        patient fixes the other answers."""
         if not self.is_bound:
-            return []
+            return False
         self.is_valid()
-        return [
-            i["linkId"] for i in red_flag_items() if self.cleaned_data.get(i["linkId"]) == "yes"
-        ]
+        answers = self.cleaned_data
+        return any(answers.get(i["linkId"]) == "yes" for i in red_flag_items()) or bool(
+            written_red_flag(answers.get(FREE_TEXT) or "")
+        )
 
     def symptom_fields(self) -> list[forms.BoundField]:
         return [self[i["linkId"]] for i in red_flag_items()]
@@ -183,3 +187,13 @@ def red_flags_of(response: dict[str, Any]) -> list[str]:
     """The symptom questions answered yes, in the questionnaire's order."""
     answers = answers_of(response)
     return [i["linkId"] for i in red_flag_items() if answers.get(i["linkId"]) is True]
+
+
+def written_red_flag(text: str) -> RedFlag | None:
+    """A red flag in what the patient wrote under "anything else" (assistant.nlu's rules,
+    negation handled: "no chest pain" is none)."""
+    return red_flag(text) if isinstance(text, str) and text.strip() else None
+
+
+def written_red_flag_of(response: dict[str, Any]) -> RedFlag | None:
+    return written_red_flag(answers_of(response).get(FREE_TEXT) or "")

@@ -297,3 +297,37 @@ def test_a_withdrawn_check_in_says_so_and_cannot_be_answered(signed_in, checkin)
     assert posted.status_code == 400
     assert CheckIn.objects.get(pk=checkin.pk).status == CheckInStatus.WITHDRAWN
     assert not CareAlert.objects.exists()
+
+
+def test_a_red_flag_in_the_free_text_alerts_too_with_the_words_for_the_care_team(
+    signed_in, checkin
+):
+    response = signed_in.post(
+        url(checkin), answers(anything_else="Since last night I cant breathe lying down")
+    )
+
+    page = response.content.decode()
+    assert "Call 911" in page
+    assert "what you wrote under “anything else”" in page
+    assert "breathe lying down" not in page  # their words are not repeated back
+    (alert,) = CareAlert.objects.all()
+    assert (alert.priority, alert.red_flag_kind) == (AlertPriority.URGENT, "breathing")
+    assert "breathe" in alert.detail
+    assert "breathe" not in json.dumps([e.__dict__ for e in events()], default=str)
+
+
+def test_a_free_text_red_flag_is_acted_on_with_other_questions_unanswered(signed_in, checkin):
+    response = signed_in.post(url(checkin), {"anything_else": "my chest hurts really badly"})
+
+    assert "Call 911" in response.content.decode()
+    assert CheckIn.objects.get(pk=checkin.pk).response["status"] == "stopped"
+    assert CareAlert.objects.get().red_flag_kind == "chest_pain"
+
+
+def test_a_negated_symptom_in_the_free_text_is_not_a_red_flag(signed_in, checkin):
+    response = signed_in.post(
+        url(checkin), answers(anything_else="No chest pain and no trouble breathing now")
+    )
+
+    assert "Thank you" in response.content.decode()
+    assert not CareAlert.objects.exists()
