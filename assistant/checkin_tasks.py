@@ -1,4 +1,4 @@
-"""Background jobs of the assistant (procrastinate, queue "mail", which the worker serves).
+"""The check-ins' background jobs (procrastinate, queue "mail", which the worker serves).
 
 - ``assistant.checkins_sweep`` (every 15 minutes): assistant.checkins.checkins_sweep:
   queues the notices of check-ins that became due, raises the routine alert of those

@@ -16,7 +16,7 @@ swept by a periodic job.
   red flag in the free text, by ``assistant.nlu.red_flag``) raises an urgent
   care-team alert in the same transaction; the page shows the emergency
   instructions.
-- **The sweep** (``checkins_sweep``, every 15 minutes from assistant/tasks.py):
+- **The sweep** (``checkins_sweep``, every 15 minutes, assistant/checkin_tasks.py):
   queues the "a check-in is waiting" e-mail once per due check-in, raises one
   routine alert for a check-in unanswered ASSISTANT_CHECKIN_UNANSWERED_HOURS after
   it became due, and marks check-ins past their window missed (never deleted).
@@ -26,7 +26,6 @@ swept by a periodic job.
 Audit rows carry ids only: the check-in's id, never answers or the Encounter.
 """
 
-import logging
 import uuid
 import zoneinfo
 from collections.abc import Iterable
@@ -52,13 +51,11 @@ from patients.models import Patient
 from portal.access import Actor, Role, access_patient
 from records.selectors import encounter_resources
 
-logger = logging.getLogger(__name__)
-
 # R4 Encounter.class codes (v3 ActCode) of a stay someone is discharged from.
 DISCHARGE_CLASSES = frozenset({"IMP", "ACUTE", "NONAC", "EMER", "OBSENC"})
 # A stay the EHR says never happened (or was recorded in error): no check-ins for it.
 VOIDED = frozenset({"entered-in-error", "cancelled"})
-# The e-mail job (assistant/tasks.py), deferred by name: the task module imports this one.
+# The e-mail job, deferred by name: assistant/checkin_tasks.py imports this module.
 NOTICE_JOB = "assistant.send_checkin_notice"
 
 
