@@ -1,5 +1,4 @@
-"""Post-discharge check-ins: scheduled from synced Encounters, answered by the patient,
-swept by a periodic job.
+"""Post-discharge check-ins: scheduled from synced Encounters, answered by the patient.
 
 - **Scheduling** (``checkins_schedule``, the receiver of records'
   ``encounters_synced`` signal): a finished inpatient or emergency Encounter (R4
@@ -16,12 +15,8 @@ swept by a periodic job.
   red flag in the free text, by ``assistant.nlu.red_flag``) raises an urgent
   care-team alert in the same transaction; the page shows the emergency
   instructions.
-- **The sweep** (``checkins_sweep``, every 15 minutes, assistant/checkin_tasks.py):
-  queues the "a check-in is waiting" e-mail once per due check-in, raises one
-  routine alert for a check-in unanswered ASSISTANT_CHECKIN_UNANSWERED_HOURS after
-  it became due, and marks check-ins past their window missed (never deleted).
-  Each step locks its row and commits with its mark, so a killed worker repeats
-  nothing and loses nothing.
+- **The sweep** (notices, the unanswered alert, closing) is the periodic job in
+  assistant/checkin_tasks.py.
 
 Audit rows carry ids only: the check-in's id, never answers or the Encounter.
 """
@@ -39,7 +34,6 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from procrastinate.contrib.django import app
 
 from assistant import questionnaire
 from assistant.alerts import alert_raise
@@ -55,8 +49,6 @@ from records.selectors import encounter_resources
 DISCHARGE_CLASSES = frozenset({"IMP", "ACUTE", "NONAC", "EMER", "OBSENC"})
 # A stay the EHR says never happened (or was recorded in error): no check-ins for it.
 VOIDED = frozenset({"entered-in-error", "cancelled"})
-# The e-mail job, deferred by name: assistant/checkin_tasks.py imports this module.
-NOTICE_JOB = "assistant.send_checkin_notice"
 
 
 def _zone() -> zoneinfo.ZoneInfo:
@@ -345,90 +337,3 @@ def checkin_answer(
                 context=context,
             )
     return _page(checkin, now)
-
-
-# --- The periodic sweep ------------------------------------------------------------------
-
-
-@dataclass
-class SweepReport:
-    notified: int = 0
-    escalated: int = 0
-    missed: int = 0
-
-
-def checkins_sweep(*, now: datetime | None = None) -> SweepReport:
-    """Notify what became due, escalate what stayed unanswered, close what ran out."""
-    now = now or timezone.now()
-    report = SweepReport()
-    pending = CheckIn.objects.filter(status=CheckInStatus.PENDING)
-    for pk in list(
-        pending.filter(due_at__lte=now, closes_at__gt=now, notified_at__isnull=True).values_list(
-            "pk", flat=True
-        )
-    ):
-        report.notified += _notify(pk, now)
-    unanswered_since = now - timedelta(hours=settings.ASSISTANT_CHECKIN_UNANSWERED_HOURS)
-    for pk in list(
-        pending.filter(due_at__lte=unanswered_since, escalated_at__isnull=True).values_list(
-            "pk", flat=True
-        )
-    ):
-        report.escalated += _escalate(pk, now)
-    for pk in list(pending.filter(closes_at__lte=now).values_list("pk", flat=True)):
-        report.missed += _close(pk, now)
-    return report
-
-
-def _locked(pk: uuid.UUID, **still: Any) -> CheckIn | None:
-    """The pending check-in, locked (None if another worker holds it or it moved on)."""
-    return (
-        CheckIn.objects.select_for_update(skip_locked=True)
-        .filter(pk=pk, status=CheckInStatus.PENDING, **still)
-        .defer("response")
-        .first()
-    )
-
-
-def _notify(pk: uuid.UUID, now: datetime) -> int:
-    with transaction.atomic():
-        checkin = _locked(pk, notified_at__isnull=True)
-        if checkin is None:
-            return 0
-        checkin.notified_at = now
-        checkin.save(update_fields=["notified_at"])
-        app.configure_task(NOTICE_JOB, allow_unknown=False).defer(checkin_id=str(pk))
-    return 1
-
-
-def _escalate(pk: uuid.UUID, now: datetime) -> int:
-    """The "task for the care team": one routine alert per unanswered check-in."""
-    with transaction.atomic():
-        checkin = _locked(pk, escalated_at__isnull=True)
-        if checkin is None:
-            return 0
-        checkin.escalated_at = now
-        checkin.save(update_fields=["escalated_at"])
-        alert_raise(
-            patient_id=checkin.patient_id,
-            kind=AlertKind.CHECKIN_UNANSWERED,
-            priority=AlertPriority.ROUTINE,
-            source_id=checkin.pk,
-        )
-    return 1
-
-
-def _close(pk: uuid.UUID, now: datetime) -> int:
-    with transaction.atomic():
-        checkin = _locked(pk, closes_at__lte=now)
-        if checkin is None:
-            return 0
-        checkin.status = CheckInStatus.MISSED
-        checkin.save(update_fields=["status"])
-        record(
-            action=Action.CHECKIN_MISSED,
-            patient_id=checkin.patient_id,
-            object_type="CheckIn",
-            object_id=checkin.pk,
-        )
-    return 1

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from assistant import checkins
+from assistant import checkin_tasks, checkins
 from assistant.models import CheckIn, CheckInStatus
 from audit.actions import Action
 from records.sync import sync_patient
@@ -174,4 +174,4 @@ def test_a_stay_the_ehr_voids_withdraws_its_waiting_check_ins_but_keeps_answered
         14: CheckInStatus.WITHDRAWN,
     }
     assert len(events(action=Action.CHECKIN_WITHDRAWN)) == 2
-    assert checkins.checkins_sweep(now=DISCHARGED + dt.timedelta(days=20)).escalated == 0
+    assert checkin_tasks.checkins_sweep(now=DISCHARGED + dt.timedelta(days=20)).escalated == 0

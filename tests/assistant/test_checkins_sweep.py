@@ -37,18 +37,18 @@ def queued_notices() -> list[str]:
 
 
 def test_it_queues_one_notice_when_a_check_in_becomes_due(day_2):
-    assert checkins.checkins_sweep(now=DUE - dt.timedelta(minutes=1)).notified == 0
+    assert checkin_tasks.checkins_sweep(now=DUE - dt.timedelta(minutes=1)).notified == 0
     assert queued_notices() == []
 
-    assert checkins.checkins_sweep(now=DUE + dt.timedelta(minutes=5)).notified == 1
-    assert checkins.checkins_sweep(now=DUE + dt.timedelta(minutes=20)).notified == 0
+    assert checkin_tasks.checkins_sweep(now=DUE + dt.timedelta(minutes=5)).notified == 1
+    assert checkin_tasks.checkins_sweep(now=DUE + dt.timedelta(minutes=20)).notified == 0
 
     assert queued_notices() == [str(day_2.pk)]
     assert CheckIn.objects.get(pk=day_2.pk).notified_at == DUE + dt.timedelta(minutes=5)
 
 
 def test_the_notice_carries_no_phi(day_2, alice):
-    checkins.checkins_sweep(now=DUE)
+    checkin_tasks.checkins_sweep(now=DUE)
 
     assert checkin_tasks.send_checkin_notice_now(str(day_2.pk))
 
@@ -62,7 +62,7 @@ def test_the_notice_carries_no_phi(day_2, alice):
 
 
 def test_no_notice_goes_to_an_answered_check_in_or_a_patient_without_an_account(day_2, alice):
-    checkins.checkins_sweep(now=DUE)
+    checkin_tasks.checkins_sweep(now=DUE)
     CheckIn.objects.filter(pk=day_2.pk).update(status=CheckInStatus.ANSWERED)
     assert not checkin_tasks.send_checkin_notice_now(str(day_2.pk))
 
@@ -74,11 +74,11 @@ def test_no_notice_goes_to_an_answered_check_in_or_a_patient_without_an_account(
 
 
 def test_no_answer_for_48_hours_raises_exactly_one_routine_alert(day_2, alice):
-    assert checkins.checkins_sweep(now=DUE + dt.timedelta(hours=47, minutes=59)).escalated == 0
+    assert checkin_tasks.checkins_sweep(now=DUE + dt.timedelta(hours=47, minutes=59)).escalated == 0
     assert not CareAlert.objects.exists()
 
     for minutes in (0, 15, 30):
-        checkins.checkins_sweep(now=DUE + dt.timedelta(hours=48, minutes=minutes))
+        checkin_tasks.checkins_sweep(now=DUE + dt.timedelta(hours=48, minutes=minutes))
 
     (alert,) = CareAlert.objects.all()
     assert (alert.patient_id, alert.kind, alert.priority, alert.source_id) == (
@@ -95,7 +95,7 @@ def test_an_answered_check_in_raises_no_unanswered_alert(day_2, alice, time_mach
     time_machine.move_to(DUE + dt.timedelta(hours=1), tick=False)
     checkins.checkin_answer(actor=alice, checkin_id=day_2.pk, answers=answers())
 
-    report = checkins.checkins_sweep(now=DUE + dt.timedelta(hours=49))
+    report = checkin_tasks.checkins_sweep(now=DUE + dt.timedelta(hours=49))
 
     assert report.escalated == 0
     assert not CareAlert.objects.filter(kind=AlertKind.CHECKIN_UNANSWERED).exists()
@@ -103,7 +103,7 @@ def test_an_answered_check_in_raises_no_unanswered_alert(day_2, alice, time_mach
 
 def test_a_check_in_past_its_window_is_marked_missed_not_deleted(day_2):
     # The worker was down for the whole window: its first run is at the close.
-    report = checkins.checkins_sweep(now=day_2.closes_at)
+    report = checkin_tasks.checkins_sweep(now=day_2.closes_at)
 
     assert report.missed == 1
     assert CheckIn.objects.get(pk=day_2.pk).status == CheckInStatus.MISSED
