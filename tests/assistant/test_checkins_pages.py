@@ -241,7 +241,7 @@ def test_a_check_in_closed_or_not_yet_due_cannot_be_answered(client, alice, ward
     assert closed.status_code == 400
     assert "This check-in closed on" in closed.content.decode()
     assert early.status_code == 400
-    assert "This check-in opens on Friday 4 December 2026, 00:00" in early.content.decode()
+    assert "This check-in opens on Friday 4 December 2026, 00:00 UTC" in early.content.decode()
     assert due.status_code == 200
     statuses = dict(CheckIn.objects.values_list("day", "status"))
     assert statuses == {2: "pending", 7: "answered", 14: "pending"}
@@ -331,3 +331,17 @@ def test_a_negated_symptom_in_the_free_text_is_not_a_red_flag(signed_in, checkin
 
     assert "Thank you" in response.content.decode()
     assert not CareAlert.objects.exists()
+
+
+def test_times_are_shown_in_the_clinics_zone_and_named(client, alice, ward, settings, time_machine):
+    settings.PORTAL_TIME_ZONE = "America/New_York"
+    time_machine.move_to(DAY_2, tick=False)
+    alice.patient.fhir_id = r.PATIENT_FHIR_ID
+    alice.patient.save()
+    *_, day_14 = discharged(alice.patient)
+    sign_in_fully(client, alice)
+
+    page = client.get(url(day_14)).content.decode()
+
+    assert day_14.due_at == dt.datetime(2026, 12, 4, 5, 0, tzinfo=dt.UTC)  # stored in UTC
+    assert "This check-in opens on Friday 4 December 2026, 00:00 EST" in page
