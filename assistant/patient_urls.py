@@ -1,3 +1,11 @@
 """The assistant's patient pages, under /patient/assistant/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from assistant import checkin_views
+
+app_name = "my_assistant"
+
+urlpatterns = [
+    path("checkins/<uuid:checkin_id>/", checkin_views.checkin, name="checkin"),
+]

@@ -89,6 +89,21 @@ class Action(models.TextChoices):
     BILL_DISPUTE = "bill.dispute", "Dispute posted to the ledger"
     BILL_PLAN = "bill.plan", "Payment plan started, activated, completed or in default"
     BILL_INSTALLMENT_FAILED = "bill.installment_failed", "Payment plan installment charge failed"
+    # assistant: chat
+    ASSISTANT_VIEW = "assistant.view", "Assistant conversation viewed"
+    ASSISTANT_TURN = "assistant.turn", "Assistant: a turn of the conversation"
+    ASSISTANT_CONFIRMED = "assistant.confirmed", "Assistant: the patient confirmed an action"
+    ASSISTANT_DECLINED = "assistant.declined", "Assistant: the patient declined an action"
+    ASSISTANT_RESTART = "assistant.restart", "Assistant conversation started over"
+    ASSISTANT_ALERT_RAISED = "assistant.alert_raised", "Care-team alert raised"
+    ASSISTANT_ALERT_QUEUE = "assistant.alert_queue", "Care-team alert queue viewed"
+    ASSISTANT_ALERT_ACK = "assistant.alert_acknowledged", "Care-team alert acknowledged"
+    # assistant: check-ins
+    CHECKIN_SCHEDULED = "assistant.checkin_scheduled", "Post-discharge check-in scheduled"
+    CHECKIN_VIEWED = "assistant.checkin_viewed", "Post-discharge check-in viewed"
+    CHECKIN_ANSWERED = "assistant.checkin_answered", "Post-discharge check-in answered"
+    CHECKIN_MISSED = "assistant.checkin_missed", "Post-discharge check-in closed unanswered"
+    CHECKIN_WITHDRAWN = "assistant.checkin_withdrawn", "Post-discharge check-in withdrawn"
 
 
 class Outcome(models.TextChoices):
