@@ -88,7 +88,9 @@ def manifest_path(path: Path) -> Path:
     return path.with_name(path.name + ".manifest.json")
 
 
-def backup_create(dest: Path, *, progress: Progress | None = None) -> dict[str, Any]:
+def backup_create(
+    dest: Path, *, progress: Progress | None = None, chunk_bytes: int = stream.CHUNK_BYTES
+) -> dict[str, Any]:
     """Write an encrypted backup of the configured database to ``dest``; returns its manifest."""
     key = keyring.backup_key()
     if dest.exists() or manifest_path(dest).exists():
@@ -112,7 +114,7 @@ def backup_create(dest: Path, *, progress: Progress | None = None) -> dict[str, 
     try:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:
-            writer = stream.StreamWriter(out, key=key, meta=meta)
+            writer = stream.StreamWriter(out, key=key, meta=meta, chunk_bytes=chunk_bytes)
             while data := dump.stdout.read(READ_BYTES):
                 writer.write(data)
                 if progress is not None:
