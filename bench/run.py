@@ -25,6 +25,7 @@ SUITES = [
     "bench_appointments.py",
     "bench_refills.py",
     "bench_billing.py",
+    "bench_backup.py",
 ]
 # Printed under the table when the figure misses its target in a run.
 INGEST_WHY = (

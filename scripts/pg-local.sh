@@ -179,6 +179,8 @@ spool-path=$PGBR/spool
 log-level-console=warn
 log-level-file=info
 start-fast=y
+# lz4: cheap on CPU, and a segment switched by archive_timeout is mostly empty.
+compress-type=lz4
 
 [carebridge]
 pg1-path=$DATA
@@ -220,6 +222,12 @@ ensure_stanza() {
             show_log
             die "pgbackrest stanza-create failed (see also $PGBR/log)"
         }
+    fi
+    # PITR needs a base backup, and WAL older than the oldest kept full backup is only
+    # expired when a backup runs: one full backup a week keeps var/pgbackrest bounded.
+    if [[ -z $(find "$PGBR/repo/backup/carebridge" -maxdepth 1 -name '*F' -mtime -7 2>/dev/null) ]]; then
+        echo "Taking the weekly pgBackRest full backup (base of point-in-time recovery)"
+        pgbr backup --type=full --pg1-port="$1" >>"$LOG" 2>&1 || echo "pgbackrest backup failed (see $PGBR/log)"
     fi
 }
 

@@ -109,7 +109,7 @@ def test_it_recovers_dropped_rows_to_a_point_in_time_with_an_intact_audit_chain(
     url = (var / "database_url").read_text().strip()
     with on_server(url):
         call_command("restore", str(schema), stdout=io.StringIO())
-    pg_local(var, port, "backup", "full")
+    pg_local(var, port, "backup", "incr")
     # pgBackRest keeps a backup's stop time in whole seconds: start the day after it.
     time.sleep(2)
 
