@@ -258,7 +258,8 @@ class ReapplyReport:
 
 
 def disposals_reapply(*, backup_id: str) -> ReapplyReport:
-    """After a database restore: shred again every patient the disposal log names.
+    """After a database restore or a point-in-time recovery: shred again every patient
+    the disposal log names (``backup_id`` labels the audit events' reason).
 
     A backup taken before a disposal holds the patient's live key row (the share
     is gone from the key store all the same, so the data was unreadable anyway);

@@ -200,3 +200,23 @@ def test_it_counts_disposals_of_patients_the_backup_never_had(
     with on_database(empty_database):
         output = restore(dest)
     assert "Disposals: 1 in the log, 0 re-applied (not in this backup's database: 1)" in output
+
+
+def test_reapply_disposals_records_a_disposal_the_database_lost(db, alice, mallory):
+    demographics_of(alice)
+    demographics_of(mallory)
+    patient_shred(patient_id=alice.patient_id)
+    # As after a point-in-time recovery to before the shred: the row says live again.
+    PatientKey.objects.filter(pk=alice.patient_id).update(shredded_at=None, wrapped_key=b"x")
+    out = io.StringIO()
+
+    call_command("reapply_disposals", stdout=out)
+    call_command("reapply_disposals", stdout=out)
+
+    assert "1 in the log, 1 re-applied" in out.getvalue()
+    assert "1 in the log, 0 re-applied" in out.getvalue()
+    assert PatientKey.objects.get(pk=alice.patient_id).shredded_at is not None
+    assert PatientKey.objects.get(pk=mallory.patient_id).shredded_at is None
+    assert [e.reason for e in events(Action.PATIENT_SHREDDED)][-1].endswith(
+        "point-in-time recovery"
+    )
