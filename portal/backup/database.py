@@ -66,6 +66,7 @@ def pg_env() -> dict[str, str]:
         "PGPASSWORD": db.get("PASSWORD") or "",
         "PGDATABASE": db["NAME"],
         "PGCONNECT_TIMEOUT": "10",
+        "PGSSLMODE": str(db.get("OPTIONS", {}).get("sslmode") or ""),
     }
     return {**os.environ, **{k: v for k, v in values.items() if v}}
 
@@ -235,7 +236,7 @@ def database_is_empty() -> bool:
         cursor.execute(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"
-            " AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'"
+            " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"
             " AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')"
         )
         return int(cursor.fetchone()[0]) == 0

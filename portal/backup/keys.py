@@ -166,6 +166,12 @@ class KeyRestoreReport:
 def restore_keys(src: Path, *, private_pem: bytes, secrets_dir: Path) -> KeyRestoreReport:
     """Authenticate the whole key backup, then restore it (see the module's doc)."""
     private = recovery.load_private(private_pem)
+    present = [name for name in SECRETS if (secrets_dir / name).exists()]
+    if present:
+        # The live files may hold newer keys (a KEK version added since): never overwrite.
+        raise KeyBackupError(
+            f"{secrets_dir} already holds {', '.join(present)}; restore into an empty directory"
+        )
     raw, chunks = _open(src, private)
     with raw:
         for _ in chunks:  # every chunk authenticates before anything is written
@@ -180,7 +186,7 @@ def restore_keys(src: Path, *, private_pem: bytes, secrets_dir: Path) -> KeyRest
             data = _member_bytes(archive, member)
             if member.name.startswith("secrets/") and member.name[8:] in SECRETS:
                 target = secrets_dir / member.name[8:]
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as out:
                     out.write(data)
                 report.secrets_written.append(member.name[8:])

@@ -72,6 +72,8 @@ def test_it_backs_up_and_restores_every_key_and_share(
     output = restore_keys(dest, private, secrets_dir)
 
     assert "2 added" in output
+    with pytest.raises(CommandError, match="already holds keks"):
+        restore_keys(dest, private, secrets_dir)
     assert (secrets_dir / "keks").read_text() == keys.keks
     assert (secrets_dir / "backup_key").read_text() == keys.backup_key
     assert (secrets_dir / "blind_index_key").read_text() == keys.index_key
