@@ -220,7 +220,8 @@ ensure_stanza() {
         echo "Creating the pgBackRest stanza in $PGBR/repo"
         pgbr stanza-create --pg1-port="$1" >>"$LOG" 2>&1 || {
             show_log
-            die "pgbackrest stanza-create failed (see also $PGBR/log)"
+            echo "pg-local: pgbackrest stanza-create failed, WAL is not archived (see $PGBR/log)" >&2
+            return 0
         }
     fi
     # PITR needs a base backup, and WAL older than the oldest kept full backup is only
