@@ -255,9 +255,10 @@ class ReapplyReport:
     recorded: int
     reapplied: list[uuid.UUID]
     not_in_database: int
+    since: int = 0
 
 
-def disposals_reapply(*, backup_id: str) -> ReapplyReport:
+def disposals_reapply(*, backup_id: str, since: datetime | None = None) -> ReapplyReport:
     """After a database restore or a point-in-time recovery: shred again every patient
     the disposal log names (``backup_id`` labels the audit events' reason).
 
@@ -267,6 +268,9 @@ def disposals_reapply(*, backup_id: str) -> ReapplyReport:
     again (high severity, reason naming the backup), so the restored database
     says what the clinic did. Patients the backup never had are counted, not
     created. Idempotent: patients already shredded in the backup are skipped.
+    Every logged disposal is considered, not only those after ``since`` (the
+    backup's creation, which only counts them): one the database lacks for any
+    reason is re-applied all the same.
     """
     recorded = disposals.entries(keyring.key_store().root)
     patients = patient_model()
@@ -284,7 +288,8 @@ def disposals_reapply(*, backup_id: str) -> ReapplyReport:
             disposed_at=disposal.disposed_at,
         )
         reapplied.append(disposal.patient_id)
-    return ReapplyReport(len(recorded), reapplied, missing)
+    later = sum(1 for d in recorded if since is not None and d.disposed_at >= since)
+    return ReapplyReport(len(recorded), reapplied, missing, later)
 
 
 def _blind_indexes_clear(patient_id: uuid.UUID) -> int:

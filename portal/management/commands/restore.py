@@ -41,15 +41,18 @@ class Command(BaseCommand):
             f"{checked.created_at:%Y-%m-%d %H:%M:%S} UTC ({checked.plaintext_bytes} bytes)."
         )
         try:
-            report = services.disposals_reapply(backup_id=checked.backup_id)
+            report = services.disposals_reapply(
+                backup_id=checked.backup_id, since=checked.created_at
+            )
         except CryptoError as exc:
             raise CommandError(
                 f"The database was restored, but the disposal log cannot be read: {exc}. "
                 "Do not open the portal until every disposal is re-applied."
             ) from None
         self.stdout.write(
-            f"Disposals: {report.recorded} in the log, {len(report.reapplied)} re-applied "
-            f"(not in this backup's database: {report.not_in_database})."
+            f"Disposals: {report.recorded} in the log ({report.since} after this backup was "
+            f"taken), {len(report.reapplied)} re-applied (not in this backup's database: "
+            f"{report.not_in_database})."
         )
         if database.audit_xid_behind():
             self.stderr.write(
