@@ -24,7 +24,7 @@ class Command(BaseCommand):
             dest = database.new_backup_name(dest)
         try:
             manifest = database.backup_create(dest, progress=Progress("backup"))
-        except (database.BackupError, CryptoError) as exc:
+        except (database.BackupError, CryptoError, OSError) as exc:
             raise CommandError(f"Backup failed: {exc}") from None
         self.stdout.write(
             f"Backup {manifest['backup_id']} written to {dest} "

@@ -34,7 +34,7 @@ class Command(BaseCommand):
                 check_progress=Progress("checking", total=size),
                 restore_progress=Progress("restoring"),
             )
-        except (database.BackupError, CryptoError) as exc:
+        except (database.BackupError, CryptoError, OSError) as exc:
             raise CommandError(f"Restore refused: {exc}. Nothing was written.") from None
         self.stdout.write(
             f"Restored backup {checked.backup_id} taken at "

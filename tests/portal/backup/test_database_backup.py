@@ -58,6 +58,8 @@ def test_it_writes_an_encrypted_backup_with_a_manifest(committed, alice, tmp_pat
     assert not list(tmp_path.glob("*.partial"))
     with pytest.raises(CommandError, match="already exists"):
         backup(dest)
+    with pytest.raises(CommandError, match=r"Backup failed: .*No such file or directory"):
+        backup(tmp_path / "missing-dir" / "b.cbbackup")
 
 
 def test_it_restores_a_backup_into_an_empty_database(
