@@ -165,9 +165,9 @@ configure_archiving() {
         echo "pgbackrest is not installed: WAL archiving stays off (scripts/system-deps.sh --postgres)"
         return
     fi
-    mkdir -p "$PGBR"/{repo,log,lock,socket,spool}
-    if ((EUID == 0)); then chown -R "$OS_USER:" "$PGBR"; fi
-    chmod 0700 "$PGBR"
+    mkdir -p "$PGBR"/{repo,log,lock,spool} "$SOCKET_DIR"
+    if ((EUID == 0)); then chown -R "$OS_USER:" "$PGBR" "$SOCKET_DIR"; fi
+    chmod 0700 "$PGBR" "$SOCKET_DIR"
     as_pg_write "$PGBR/pgbackrest.conf" <<CONF
 # Written by scripts/pg-local.sh at each start; edits are lost.
 [global]
@@ -185,7 +185,7 @@ compress-type=lz4
 [carebridge]
 pg1-path=$DATA
 pg1-port=$PGPORT
-pg1-socket-path=$PGBR/socket
+pg1-socket-path=$SOCKET_DIR
 pg1-user=$DB_USER
 CONF
     as_pg_write "$DATA/carebridge-archive.conf" <<CONF
@@ -193,7 +193,7 @@ CONF
 archive_mode = on
 archive_command = 'pgbackrest --config=$PGBR/pgbackrest.conf --stanza=carebridge archive-push %p'
 archive_timeout = 60
-unix_socket_directories = '$PGBR/socket'
+unix_socket_directories = '$SOCKET_DIR'
 CONF
     if ! grep -q "^include_if_exists = 'carebridge-archive.conf'" "$DATA/postgresql.conf"; then
         printf "\ninclude_if_exists = 'carebridge-archive.conf'\n" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
@@ -364,6 +364,12 @@ DATA=$(data_dir)
 # pgBackRest's configuration, repository, logs and socket, beside the data directory
 # (var/pgbackrest), where the cluster's OS user can write.
 PGBR=$(dirname "$DATA")/pgbackrest
+# A unix socket path may not exceed 107 bytes, or the server does not start: a deep
+# checkout gets its socket directory under /tmp instead.
+SOCKET_DIR=$PGBR/socket
+if ((${#SOCKET_DIR} > 80)); then
+    SOCKET_DIR=/tmp/.carebridge-pg-$(printf '%s' "$DATA" | sha256sum | cut -c1-12)
+fi
 
 case "$1" in
     start) start ;;
