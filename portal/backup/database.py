@@ -71,6 +71,20 @@ def pg_env() -> dict[str, str]:
     return {**os.environ, **{k: v for k, v in values.items() if v}}
 
 
+def _tool_errors(raw: bytes) -> str:
+    """pg_dump's or pg_restore's complaint without the lines that can quote row values.
+
+    DETAIL (``Key (email)=(...)``), CONTEXT and the failing command may carry
+    data; the error line itself names the object and the problem.
+    """
+    kept = [
+        line
+        for line in raw.decode(errors="replace").splitlines()
+        if not line.lstrip().startswith(("DETAIL:", "CONTEXT:", "Command was:", "LINE "))
+    ]
+    return " / ".join(kept)[:600]
+
+
 def schema_version() -> dict[str, str]:
     """The latest applied migration of each app."""
     with connection.cursor() as cursor:
@@ -123,7 +137,7 @@ def backup_create(
             writer.close()
             out.flush()
             os.fsync(out.fileno())
-        errors = dump.stderr.read().decode(errors="replace").strip()
+        errors = _tool_errors(dump.stderr.read())
         if dump.wait() != 0:
             raise BackupError(f"pg_dump failed (exit {dump.returncode}): {errors}")
     except BaseException:
@@ -298,7 +312,7 @@ def restore_into_empty(
         restore.stderr.close()
         raise
     restore.stdin.close()
-    errors = restore.stderr.read().decode(errors="replace").strip()
+    errors = _tool_errors(restore.stderr.read())
     restore.stderr.close()
     if restore.wait() != 0:
         raise BackupError(
