@@ -4,7 +4,9 @@ and verify the audit chain (portal/backup/database.py)."""
 from io import StringIO
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -36,9 +38,11 @@ class Command(BaseCommand):
             )
         except (database.BackupError, CryptoError, OSError) as exc:
             raise CommandError(f"Restore refused: {exc}. Nothing was written.") from None
+        local = checked.created_at.astimezone(ZoneInfo(settings.PORTAL_TIME_ZONE))
         self.stdout.write(
             f"Restored backup {checked.backup_id} taken at "
-            f"{checked.created_at:%Y-%m-%d %H:%M:%S} UTC ({checked.plaintext_bytes} bytes)."
+            f"{checked.created_at:%Y-%m-%d %H:%M:%S} UTC ({local:%Y-%m-%d %H:%M} "
+            f"{local.tzname()}), {checked.plaintext_bytes} bytes."
         )
         try:
             report = services.disposals_reapply(
@@ -58,7 +62,7 @@ class Command(BaseCommand):
             self.stderr.write(
                 "Warning: this server's transaction ids are behind the restored audit events';"
                 " new audit events stay unsealed until it catches up (docs/operations.md,"
-                " 'Restoring onto a new server')."
+                " 'Restoring the database from a backup')."
             )
         out = StringIO()
         try:

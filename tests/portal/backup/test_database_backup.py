@@ -63,8 +63,9 @@ def test_it_writes_an_encrypted_backup_with_a_manifest(committed, alice, tmp_pat
 
 
 def test_it_restores_a_backup_into_an_empty_database(
-    committed, alice, mallory, tmp_path, empty_database
+    committed, alice, mallory, tmp_path, empty_database, settings
 ):
+    settings.PORTAL_TIME_ZONE = "America/New_York"
     demographics_of(alice, given_name="Alice")
     demographics_of(mallory, given_name="Mallory")
     patient_ids = {alice.patient_id, mallory.patient_id}
@@ -79,6 +80,7 @@ def test_it_restores_a_backup_into_an_empty_database(
         }
 
     assert names == {alice.patient_id: "Alice", mallory.patient_id: "Mallory"}
+    assert re.search(r"taken at \S+ \S+ UTC \(\S+ \S+ E[SD]T\)", output)
     assert "Disposals: 0 in the log (0 after this backup was taken), 0 re-applied" in output
     assert "verify_audit: Audit chain intact" in output
 
