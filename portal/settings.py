@@ -427,6 +427,11 @@ PORTAL_BLIND_INDEX_KEY = envsecret("PORTAL_BLIND_INDEX_KEY", DEV_FILE("blind_ind
 # Per-patient key shares, outside the database and its dumps: destroying one is what
 # makes crypto-shredding hold against old dumps (see portal/crypto/__init__.py).
 PORTAL_KEY_STORE_DIR = env("PORTAL_KEY_STORE_DIR") or str(DEV_FILE("keystore") or "")
+# Encrypts database backups (manage.py backup); separate from the KEKs, so a stolen
+# backup plus its key still needs the KEKs and the key store (docs/operations.md).
+PORTAL_BACKUP_KEY = envsecret("PORTAL_BACKUP_KEY", DEV_FILE("backup_key"))
+# The public half of the clinic's offline recovery key: key backups are encrypted to it.
+PORTAL_RECOVERY_PUBLIC_KEY = envsecret("PORTAL_RECOVERY_PUBLIC_KEY")
 
 # --- Sessions ----------------------------------------------------------------
 SESSION_ENGINE = "accounts.session_store"
