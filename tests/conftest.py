@@ -186,7 +186,7 @@ APPEND_ONLY_TABLES = """
     SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
      WHERE NOT t.tgisinternal AND t.tgname LIKE '%\\_no\\_truncate' ORDER BY 1
 """
-_TRIGGERS_OFF: list[str] = []
+_TRIGGERS_OFF: list[tuple[str, str]] = []  # (database, table)
 
 
 @pytest.fixture
@@ -210,7 +210,9 @@ def committed(transactional_db):
         tables = [name for (name,) in cursor.fetchall()]
         for table in tables:
             cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
-    _TRIGGERS_OFF.extend(tables)
+        cursor.execute("SELECT current_database()")
+        database = cursor.fetchone()[0]
+    _TRIGGERS_OFF.extend((database, table) for table in tables)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -224,14 +226,16 @@ def pytest_runtest_teardown(item, nextitem):
     import psycopg
 
     params = connection.settings_dict
-    with psycopg.connect(
-        dbname=params["NAME"],
-        user=params["USER"],
-        password=params["PASSWORD"],
-        host=params["HOST"],
-        port=params["PORT"],
-        autocommit=True,
-    ) as own:
-        for table in _TRIGGERS_OFF:
-            own.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
+    for database in dict.fromkeys(name for name, _ in _TRIGGERS_OFF):
+        with psycopg.connect(
+            dbname=database,
+            user=params["USER"],
+            password=params["PASSWORD"],
+            host=params["HOST"],
+            port=params["PORT"],
+            autocommit=True,
+        ) as own:
+            for name, table in _TRIGGERS_OFF:
+                if name == database:
+                    own.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
     _TRIGGERS_OFF.clear()
