@@ -266,3 +266,21 @@ def test_the_migration_does_nothing_on_a_fresh_database(db, alice):
     with connection.schema_editor() as editor:
         migration.move_clear_second_factors(apps, editor)
     assert list(AuthenticatorDevice.objects.values_list("pk", flat=True)) == before
+
+
+# --- The admin ---------------------------------------------------------------------------
+
+
+def test_the_admin_shows_a_device_but_never_its_seed_and_cannot_add_one(client, ada, alice):
+    sign_in_fully(client, ada)
+    device = AuthenticatorDevice.objects.get(user=alice)
+    page = client.get(f"/admin/accounts/authenticatordevice/{device.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    seed_b32 = base64.b32encode(device.bin_key).decode()
+    assert device.bin_key.hex() not in text
+    assert seed_b32 not in text
+    assert seed_b32.rstrip("=") not in text
+    assert client.get("/admin/accounts/authenticatordevice/add/").status_code == 403
+    listing = client.get("/admin/accounts/backupcodedevice/")
+    assert listing.status_code == 200
