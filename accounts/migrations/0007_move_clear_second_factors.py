@@ -10,7 +10,9 @@ from now on holds neither. Sessions that were verified with an old device
 name it by its old persistent id, which no longer resolves: those users are
 asked for their second factor again, once.
 
-Irreversible: putting seeds back in clear is not something to automate.
+Going back does not put seeds back in clear (that is not something to
+automate): it does nothing here, and undoing 0006 then drops the devices, so
+everyone enrols again.
 """
 
 from django.db import migrations
@@ -90,4 +92,8 @@ def move_clear_second_factors(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
     dependencies = [("accounts", "0006_second_factor_devices")]
 
-    operations = [migrations.RunPython(move_clear_second_factors, elidable=False)]
+    operations = [
+        migrations.RunPython(
+            move_clear_second_factors, reverse_code=migrations.RunPython.noop, elidable=False
+        )
+    ]
