@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.forms import BaseUserCreationForm
 
 from accounts import services
-from accounts.models import User
+from accounts.models import AuthenticatorDevice, BackupCodeDevice, User
 from audit.context import audit_context
 from portal.access import Role
 
@@ -73,3 +73,30 @@ class UserAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # Accounts are deactivated, never deleted: the audit trail names them.
         return False
+
+
+class SecondFactorAdmin(admin.ModelAdmin):
+    """An administrator sees who has which second factor and can remove one (the user then
+    sets up a new one at the next sign-in), reset its throttle, or turn it off. Never a seed
+    or a code: neither is stored in a form anyone can read, and neither is ever made here."""
+
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    search_fields = ("user__username",)
+    fields = (
+        "user",
+        "name",
+        "confirmed",
+        "created_at",
+        "last_used_at",
+        "throttling_failure_timestamp",
+        "throttling_failure_count",
+    )
+    readonly_fields = ("user", "created_at", "last_used_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+admin.site.register(AuthenticatorDevice, SecondFactorAdmin)
+admin.site.register(BackupCodeDevice, SecondFactorAdmin)

@@ -5,7 +5,6 @@ Each function changes state and records its audit event in one transaction.
 """
 
 import math
-import time
 import uuid
 from datetime import timedelta
 
@@ -17,11 +16,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.models import Device
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User
+from accounts.models import AuthenticatorDevice, BackupCodeDevice, User
 from accounts.services import SecondFactorError, refusal
 from audit.actions import Action, Outcome, Severity
 from audit.context import AuditContext
@@ -133,23 +129,24 @@ def _break_glass_code_accepted(*, user: User, method: str, token: str) -> Device
     """
     token = "".join(token.split())
     if method == "totp":
-        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
-        if device is None or not token.isdigit():
-            return None
-        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-        totp.time = time.time()
-        if not totp.verify(int(token), device.tolerance, device.last_t + 1):
+        device = (
+            AuthenticatorDevice.objects.select_for_update()
+            .filter(user=user, confirmed=True)
+            .first()
+        )
+        totp = device.code_matches(token) if device is not None else None
+        if device is None or totp is None:
             return None
         device.last_t = totp.t()
         device.set_last_used_timestamp(commit=False)
         device.save(update_fields=["last_t", "last_used_at"])
         return device
     if method == "backup":
-        static = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
-        match = static.token_set.filter(token=token).first() if static else None
-        if match is None:
+        static = (
+            BackupCodeDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+        )
+        if static is None or not static.use_code(token):
             return None
-        match.delete()
         static.set_last_used_timestamp(commit=True)
         return static
     return None

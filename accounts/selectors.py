@@ -2,29 +2,27 @@
 
 from django.utils import timezone
 from django_otp.plugins.otp_email.models import EmailDevice
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User, UserSession
+from accounts.models import AuthenticatorDevice, BackupCodeDevice, User, UserSession
 from patients.models import BreakGlassGrant
 from portal.access import EMAIL_OTP_ROLES
 
 
 def has_second_factor(*, user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return AuthenticatorDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def totp_device(*, user: User) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+def totp_device(*, user: User) -> AuthenticatorDevice | None:
+    return AuthenticatorDevice.objects.filter(user=user, confirmed=True).first()
 
 
-def backup_device(*, user: User) -> StaticDevice | None:
-    return StaticDevice.objects.filter(user=user, confirmed=True).first()
+def backup_device(*, user: User) -> BackupCodeDevice | None:
+    return BackupCodeDevice.objects.filter(user=user, confirmed=True).first()
 
 
 def backup_codes_left(*, user: User) -> int:
     device = backup_device(user=user)
-    return device.token_set.count() if device else 0
+    return device.codes.count() if device else 0
 
 
 def email_device(*, user: User) -> EmailDevice | None:

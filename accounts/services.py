@@ -17,10 +17,8 @@ from django.http import HttpRequest
 from django_otp import login as otp_login
 from django_otp.models import Device
 from django_otp.plugins.otp_email.models import EmailDevice
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User, UserSession
+from accounts.models import AuthenticatorDevice, BackupCodeDevice, User, UserSession
 from accounts.session_store import (
     CLIENT_IP,
     LAST_ACTIVITY,
@@ -94,7 +92,11 @@ def _code_accepted(*, user: User, method: str, token: str) -> tuple[Device | Non
     with the same code cannot both pass (django-otp's replay check alone is not
     atomic). Failures are counted on the device, in the database.
     """
-    model = {"totp": TOTPDevice, "backup": StaticDevice, "email": EmailDevice}.get(method)
+    model: type[Device] | None = {
+        "totp": AuthenticatorDevice,
+        "backup": BackupCodeDevice,
+        "email": EmailDevice,
+    }.get(method)
     if model is None or (method == "email" and user.role not in EMAIL_OTP_ROLES):
         return None, False
     device = model.objects.select_for_update().filter(user=user, confirmed=True).first()
@@ -144,14 +146,16 @@ def email_code_send(*, request: HttpRequest, user: User) -> bool:
 # --- Enrolment ----------------------------------------------------------------
 
 
-def totp_enrol_start(*, request: HttpRequest, user: User) -> TOTPDevice:
+def totp_enrol_start(*, request: HttpRequest, user: User) -> AuthenticatorDevice:
     """The unconfirmed authenticator this session is enrolling (made once per session)."""
-    device = TOTPDevice.objects.filter(
+    device = AuthenticatorDevice.objects.filter(
         user=user, confirmed=False, pk=request.session.get(ENROL_DEVICE)
     ).first()
     if device is None:
-        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+        AuthenticatorDevice.objects.filter(user=user, confirmed=False).delete()
+        device = AuthenticatorDevice.objects.create(
+            user=user, name="Authenticator app", confirmed=False
+        )
         request.session[ENROL_DEVICE] = device.pk
     return device
 
@@ -161,13 +165,13 @@ def totp_enrol_confirm(*, request: HttpRequest, user: User, token: str) -> list[
     replacing = request.user.is_verified()
     with transaction.atomic():
         device = (
-            TOTPDevice.objects.select_for_update()
+            AuthenticatorDevice.objects.select_for_update()
             .filter(user=user, confirmed=False, pk=request.session.get(ENROL_DEVICE))
             .first()
         )
         confirmed = device is not None and device.verify_token("".join(token.split()))
         if confirmed:
-            TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+            AuthenticatorDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             if user.role in EMAIL_OTP_ROLES:
@@ -194,10 +198,11 @@ def totp_enrol_confirm(*, request: HttpRequest, user: User, token: str) -> list[
 
 
 def _new_backup_codes(user: User) -> list[str]:
-    StaticDevice.objects.filter(user=user).delete()
-    device = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
+    """Fresh codes, shown once: only their keyed digests are stored (accounts/models.py)."""
+    BackupCodeDevice.objects.filter(user=user).delete()
+    device = BackupCodeDevice.objects.create(user=user, name="Backup codes", confirmed=True)
     codes = [_backup_code() for _ in range(settings.BACKUP_CODE_COUNT)]
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=c) for c in codes)
+    device.add_codes(codes)
     return codes
 
 

@@ -73,9 +73,10 @@ def _resources(patient_fhir_id: str) -> list[dict]:
 def _signed_in_client(user):
     """A test client whose session passed both factors (as after a real sign-in)."""
     from django.test import Client
-    from django_otp.plugins.otp_static.models import StaticDevice
 
-    device = StaticDevice.objects.create(user=user, name="bench", confirmed=True)
+    from accounts.models import BackupCodeDevice
+
+    device = BackupCodeDevice.objects.create(user=user, name="bench", confirmed=True)
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
     session = client.session

@@ -97,7 +97,7 @@ class PatientLinkManager(UserManager):
         return super().get_queryset().filter(role=Role.PATIENT)
 
 
-class PatientLink(User):
+class PatientLink(User):  # type: ignore[django-manager-missing]  # second-factor devices: the plugin cannot follow the proxy
     """A patient account and the record it opens, as administrators review them.
 
     A proxy of the user model (no table): the admin lists every patient account

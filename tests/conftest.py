@@ -15,9 +15,8 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.test import Client
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User
+from accounts.models import AuthenticatorDevice, User
 from patients.models import Patient
 from portal.access import Role
 
@@ -59,15 +58,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     def authenticator(self, create, extracted, **kwargs):
         """Every cast member has a confirmed authenticator unless told otherwise."""
         if create and extracted is not False:
-            TOTPDevice.objects.create(
+            AuthenticatorDevice.objects.create(
                 user=self,
                 name="Authenticator app",
-                key=secrets.token_hex(20),
+                seed=secrets.token_bytes(20),
                 confirmed=True,
             )
 
 
-def totp_now(device: TOTPDevice, offset: int = 0) -> str:
+def totp_now(device: AuthenticatorDevice, offset: int = 0) -> str:
     """The code the user's phone shows now (offset in 30 s steps)."""
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = totp.time + offset * device.step
@@ -75,11 +74,11 @@ def totp_now(device: TOTPDevice, offset: int = 0) -> str:
 
 
 def totp_from_secret(secret_b32: str) -> str:
-    return totp_now(TOTPDevice(key=base64.b32decode(secret_b32).hex()))
+    return totp_now(AuthenticatorDevice(seed=base64.b32decode(secret_b32)))
 
 
-def device_of(user: User) -> TOTPDevice:
-    return TOTPDevice.objects.get(user=user, confirmed=True)
+def device_of(user: User) -> AuthenticatorDevice:
+    return AuthenticatorDevice.objects.get(user=user, confirmed=True)
 
 
 def sign_in_password(client: Client, user: User, password: str = PASSWORD, **extra):
@@ -96,7 +95,7 @@ def sign_in_fully(client: Client, user: User) -> Client:
     """
     response = sign_in_password(client, user)
     assert response.status_code == 302, response
-    TOTPDevice.objects.filter(user=user).update(last_t=-1)
+    AuthenticatorDevice.objects.filter(user=user).update(last_t=-1)
     response = client.post(
         "/accounts/sign-in/verify/", {"method": "totp", "token": totp_now(device_of(user))}
     )

@@ -15,6 +15,10 @@ Keys
   key (``rotate_keys --check``), after which they can be removed.
 - **Key share**: 32 random bytes per patient in the key store
   (``PORTAL_KEY_STORE_DIR``, keystore.py), *outside the database*.
+- **Site secrets** (site_secrets.py): secrets of no patient, today the TOTP
+  seeds, sealed under ``HKDF(KEK_v, purpose)`` with the version stored beside
+  them and the owner bound in; backup codes only as owner-bound HMAC digests
+  under a key derived from the blind-index key. ``rotate_keys`` re-seals them.
 - **PatientKey** row: ``wrapped_key = AES-GCM(HKDF(KEK_v || share, patient id), data key)``
   (envelope.py), bound to the patient and the KEK version.
 

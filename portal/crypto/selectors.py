@@ -93,3 +93,17 @@ def live_keys_by_version() -> dict[int, int]:
         .order_by("kek_version")
     )
     return dict(rows)
+
+
+def site_secrets_by_version() -> dict[int, int]:
+    """How many sealed site secrets (second-factor seeds) each KEK version sealed."""
+    from portal.crypto.site_secrets import site_secret_fields, site_secret_version
+
+    counts: dict[int, int] = {}
+    for model, f in site_secret_fields():
+        for sealed in model._default_manager.filter(**{f"{f.name}__isnull": False}).values_list(
+            f.attname, flat=True
+        ):
+            version = site_secret_version(sealed.blob)
+            counts[version] = counts.get(version, 0) + 1
+    return counts

@@ -177,6 +177,50 @@ def patient_keys_rotate(
             report.batches += 1
 
 
+@dataclass
+class SiteRotationReport:
+    newest: int
+    resealed: int = 0
+    failed: list[str] = field(default_factory=list)  # "model row"
+
+
+def site_secrets_rotate(*, actor: Actor | None = None) -> SiteRotationReport:
+    """Re-seal every site secret (second-factor seeds) still under an older KEK.
+
+    One transaction per model; rows are few (one per user). Each value is
+    opened under its own KEK version and sealed again under the newest, and
+    one audit event per model records how many (``v<newest>:<count>``). A value
+    that does not open is audited as a decrypt failure and left as it is.
+    """
+    from portal.crypto.site_secrets import site_secret_fields, site_secret_version
+
+    keks = keyring.keks()
+    report = SiteRotationReport(newest=keks.newest)
+    for model, f in site_secret_fields():
+        with transaction.atomic():
+            done = 0
+            rows = model._default_manager.select_for_update().filter(**{f"{f.name}__isnull": False})
+            for row in rows.order_by("pk"):
+                if site_secret_version(row.__dict__[f.attname].blob) == keks.newest:
+                    continue
+                try:
+                    setattr(row, f.attname, getattr(row, f.attname))  # opens, to re-seal
+                except DecryptionError:
+                    report.failed.append(f"{model._meta.label_lower} {row.pk}")
+                    continue
+                row.save(update_fields=[f.name])
+                done += 1
+            if done:
+                record(
+                    action=Action.KEY_ROTATED,
+                    actor=actor,
+                    object_type=model._meta.label_lower[:60],
+                    object_id=f"v{keks.newest}:{done}",
+                )
+            report.resealed += done
+    return report
+
+
 # --- Crypto-shredding ------------------------------------------------------------
 
 

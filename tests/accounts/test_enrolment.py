@@ -1,8 +1,8 @@
 import base64
 
 from django_otp.plugins.otp_email.models import EmailDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import AuthenticatorDevice
 from audit.actions import Action, Outcome
 from tests.accounts.test_reauth import reauthenticate
 from tests.audit_helpers import last_event
@@ -17,7 +17,7 @@ def test_it_shows_a_qr_code_and_the_secret_as_text(client, newcomer):
     page = client.get(ENROL)
     assert "<svg" in page.content.decode()
     secret = page.context["secret"]
-    device = TOTPDevice.objects.get(user=newcomer, confirmed=False)
+    device = AuthenticatorDevice.objects.get(user=newcomer, confirmed=False)
     assert base64.b32decode(secret) == device.bin_key
 
 
@@ -32,7 +32,7 @@ def test_it_turns_on_two_step_sign_in_with_a_code_and_hands_out_backup_codes(cli
     response = client.post(ENROL, {"token": totp_from_secret(secret)})
     assert response.status_code == 200
     assert len(response.context["codes"]) == 10
-    assert TOTPDevice.objects.get(user=newcomer).confirmed
+    assert AuthenticatorDevice.objects.get(user=newcomer).confirmed
     assert EmailDevice.objects.filter(user=newcomer).exists()  # patients get e-mail fallback
     assert client.get("/patient/").status_code == 200
     event = last_event(Action.OTP_ENROL)
@@ -64,11 +64,11 @@ def test_it_replaces_the_authenticator_and_ends_other_sessions(make_client, alic
     phone, laptop = make_client(), make_client()
     sign_in_fully(phone, alice)
     sign_in_fully(laptop, alice)
-    old = TOTPDevice.objects.get(user=alice)
+    old = AuthenticatorDevice.objects.get(user=alice)
     reauthenticate(laptop, alice)
     secret = laptop.get(ENROL).context["secret"]
     laptop.post(ENROL, {"token": totp_from_secret(secret)})
-    assert list(TOTPDevice.objects.filter(user=alice)) != [old]
-    assert TOTPDevice.objects.filter(user=alice).count() == 1
+    assert list(AuthenticatorDevice.objects.filter(user=alice)) != [old]
+    assert AuthenticatorDevice.objects.filter(user=alice).count() == 1
     assert phone.get("/patient/").status_code == 302
     assert laptop.get("/patient/").status_code == 200

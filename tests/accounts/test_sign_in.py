@@ -1,7 +1,7 @@
 from django.core import mail
 from django_otp.plugins.otp_email.models import EmailDevice
-from django_otp.plugins.otp_static.models import StaticToken
 
+from accounts.models import BackupCode
 from accounts.session_store import CLIENT_IP
 from audit.actions import Action, Outcome
 from tests.audit_helpers import events, last_event
@@ -100,7 +100,7 @@ def test_it_accepts_a_backup_code_once(client, make_client, carol):
     second = make_client()
     sign_in_password(second, carol)
     assert second.post(VERIFY, {"method": "backup", "token": codes[0]}).status_code == 200
-    assert StaticToken.objects.filter(device__user=carol).count() == 9
+    assert BackupCode.objects.filter(device__user=carol).count() == 9
 
 
 def test_it_emails_a_patient_a_code_that_signs_them_in(client, alice):

@@ -2,9 +2,9 @@
 
 import time
 
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
+from accounts.models import AuthenticatorDevice
 from accounts.services import _new_backup_codes
 from tests.conftest import PASSWORD, device_of, totp_from_secret, totp_now
 
@@ -97,7 +97,7 @@ def confirm_its_me(portal, user) -> None:
     """On the sudo-mode confirm page: the password and the authenticator's next code."""
     portal.wait_for("/accounts/security/confirm/")
     # A code works once: forgetting the step used to sign in stands in for waiting.
-    TOTPDevice.objects.filter(user=user).update(last_t=-1)
+    AuthenticatorDevice.objects.filter(user=user).update(last_t=-1)
     portal.page.get_by_label("Password").fill(PASSWORD)
     portal.page.get_by_label("Code").fill(totp_now(device_of(user)))
     portal.page.get_by_role("button", name="Confirm").click()

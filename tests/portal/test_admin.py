@@ -88,8 +88,6 @@ def test_it_offers_administrators_no_clinical_app(client, ada):
     apps = {app["app_label"] for app in app_list}
     assert apps <= {
         "accounts",
-        "otp_totp",
-        "otp_static",
         "otp_email",
         "axes",
         "patients",

@@ -29,11 +29,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_email.models import EmailDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image
 
 from accounts import services
-from accounts.models import User
+from accounts.models import AuthenticatorDevice, User
 from appointments.demo import demo_schedule_load
 from audit.context import NO_CONTEXT
 from billing.demo import demo_statements_load
@@ -47,6 +46,7 @@ from messaging import services as message_services
 from messaging.models import Thread, Topic
 from patients.models import CareTeam, PatientDemographics, ProxyGrant
 from portal.access import EMAIL_OTP_ROLES, Role, clinic_today
+from portal.crypto.errors import DecryptionError
 from portal.crypto.scope import key_scope
 from records.demographics import from_fhir_patient
 from refills.demo import demo_refills_load
@@ -143,11 +143,18 @@ class Command(BaseCommand):
         user.is_active = True
         user.set_password(creds["password"])
         user.save()
-        key = base64.b32decode(creds["totp_secret"]).hex()
-        TOTPDevice.objects.filter(user=user).exclude(key=key).delete()
-        TOTPDevice.objects.get_or_create(
-            user=user, key=key, defaults={"name": "Authenticator app", "confirmed": True}
-        )
+        seed = base64.b32decode(creds["totp_secret"])
+        # Seeds are sealed (no lookup by value): keep the device whose seed opens to this one.
+        kept = False
+        for device in AuthenticatorDevice.objects.filter(user=user):
+            if kept or not device.confirmed or not _seed_is(device, seed):
+                device.delete()
+            else:
+                kept = True
+        if not kept:
+            AuthenticatorDevice.objects.create(
+                user=user, seed=seed, name="Authenticator app", confirmed=True
+            )
         if role in EMAIL_OTP_ROLES:
             EmailDevice.objects.get_or_create(
                 user=user, defaults={"name": "E-mail", "confirmed": True}
@@ -250,3 +257,10 @@ class Command(BaseCommand):
             subject="Two charges for one visit",
             body="My statement shows the March visit twice. Could you check?",
         )
+
+
+def _seed_is(device: AuthenticatorDevice, seed: bytes) -> bool:
+    try:
+        return device.bin_key == seed
+    except DecryptionError:  # sealed under a KEK this installation no longer has
+        return False

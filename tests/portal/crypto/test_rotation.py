@@ -27,7 +27,7 @@ def test_it_rewraps_every_key_and_keeps_the_data_readable(db, alice, mallory, se
     assert "Re-wrapped 2 data keys under KEK version 2 in 2 batches" in rotate(batch_size=1)
 
     assert set(PatientKey.objects.values_list("kek_version", flat=True)) == {2}
-    assert len(events(Action.KEY_ROTATED)) == 2
+    assert len(events(Action.KEY_ROTATED, object_type="portal.patientkey")) == 2
     assert "All 2 live data keys are wrapped by KEK version 2" in rotate("--check")
     settings.PORTAL_KEKS = phi_keys.keks(2)  # version 1 retired
     assert [fresh(r).given_name for r in rows] == ["Alice", "Mal"]
