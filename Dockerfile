@@ -7,7 +7,7 @@
 # balancer that adds X-Forwarded-For, set PORTAL_TRUSTED_PROXY_COUNT=2. Run a second
 # container from the same image as the background worker (EHR syncs and account mail), with
 # the same settings and FHIR_*:
-# `python manage.py procrastinate worker --queues sync,mail,daily --delete-jobs successful`.
+# `python manage.py procrastinate worker --queues sync,mail,daily,audit --delete-jobs successful`.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -27,7 +27,7 @@ help:
 run:
 	scripts/run.sh
 
-## make stop: stop what make run started (gunicorn, the sync worker, the demo EHR, PostgreSQL)
+## make stop: stop what make run started (gunicorn, the sync worker, localstripe, the demo EHR, PostgreSQL)
 stop:
 	scripts/stop.sh
 

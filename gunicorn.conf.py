@@ -27,7 +27,13 @@ def post_worker_init(worker):
     Without it, a full collection walks the whole loaded application every few
     pages: a 500-row lab page then took ~160 ms instead of ~60 ms once in ten
     requests (bench/bench_pages.py). Objects made while serving are still collected.
+    The assistant's classifier is trained from its committed utterances and
+    dateparser loads its data first (about a second), so that no patient's first
+    message waits for it and the result is frozen with the rest.
     """
     import gc
 
+    from assistant.nlu import warm_up
+
+    warm_up()
     gc.freeze()

@@ -369,7 +369,9 @@ def session_status(request: HttpRequest) -> JsonResponse:
 @roles(*ALL_ROLES)
 @require_POST
 def session_extend(request: HttpRequest) -> JsonResponse:
-    """ "Stay signed in": a foreground request, so the middleware has just renewed the timer."""
+    """ "Stay signed in": renews the timer now (the middleware writes it only every
+    PORTAL_ACTIVITY_RESOLUTION seconds; this is an explicit choice)."""
+    request.session[LAST_ACTIVITY] = time.time()
     return JsonResponse({"signed_in": True, "remaining": settings.PORTAL_IDLE_TIMEOUT})
 
 

@@ -12,12 +12,14 @@ the chain never serialises the transactions that write events.
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -110,6 +112,28 @@ def _horizon() -> int:
     with connection.cursor() as cursor:
         cursor.execute(HORIZON_SQL)
         return int(cursor.fetchone()[0])
+
+
+# When this process last tried to seal after a commit (time.monotonic()).
+_last_attempt = float("-inf")
+
+
+def seal_soon() -> int:
+    """After a commit that recorded events: seal, unless this process tried a moment ago.
+
+    A sealing attempt costs several queries (the lock, the horizon, the head, the
+    events), so under load one attempt per AUDIT_SEAL_INTERVAL_MS per
+    process seals every event of that interval in one batch, instead of one
+    attempt per request. An event committed after the last attempt is stored
+    and protected like any other; it joins the chain at the next attempt, or at
+    the worker's ``audit.seal`` job within a minute.
+    """
+    global _last_attempt
+    now = time.monotonic()
+    if (now - _last_attempt) * 1000 < settings.AUDIT_SEAL_INTERVAL_MS:
+        return 0
+    _last_attempt = now
+    return seal_pending()
 
 
 def seal_pending(batch: int = SEAL_BATCH) -> int:

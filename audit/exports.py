@@ -9,8 +9,9 @@ position and hash, filters, times) is signed and stored in audit_export; the
 auditor downloads it from /audit/exports/<id>/manifest.json and checks the
 pair offline with ``python -m audit.verify_export`` (see audit/manifest.py).
 
-Events come in chain order (by id). Unsealed events (their transaction ended
-after the last sealing) are exported with ``sealed`` false and no chain hash.
+Events come in chain order (by id). The export seals what has finished first;
+events still unsealed (their transaction was running, or ended after the
+sealing) are exported with ``sealed`` false and no chain hash.
 """
 
 import csv
@@ -29,7 +30,7 @@ from django.utils import timezone
 from audit import manifest as manifest_format
 from audit import selectors, services
 from audit.actions import Action
-from audit.chain import CANONICAL_FIELDS, _plain
+from audit.chain import CANONICAL_FIELDS, _plain, seal_pending
 from audit.models import AuditExport
 from portal.crypto import signing
 from portal.policy import SignedInRequest
@@ -130,6 +131,10 @@ def stream(
     write = _encoder(fmt, columns, out)
     count = unsealed = 0
     first = last = None
+    if rows is None and kind == "events":
+        # Chain every finished event first (the after-commit attempts are
+        # throttled), so that the export carries their chain positions.
+        seal_pending()
     # One transaction: a plain (not WITH HOLD) server-side cursor over one snapshot.
     with transaction.atomic():
         if rows is None:

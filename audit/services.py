@@ -11,7 +11,7 @@ from django.utils import timezone
 from audit import checkpoints
 from audit import manifest as manifest_format
 from audit.actions import Action, Outcome, Severity
-from audit.chain import seal_pending
+from audit.chain import seal_pending, seal_soon
 from audit.context import NO_CONTEXT, AuditContext, audit_context
 from audit.models import AuditCheckpoint, AuditEvent, AuditExport, AuditSeal
 from portal.crypto import signing
@@ -61,9 +61,10 @@ def record(
         request_id=context.request_id,
         reason=reason,
     )
-    # Chain it once this transaction has finished. A failure here loses
-    # nothing: the event is stored, and the next sealer picks it up.
-    transaction.on_commit(seal_pending, robust=True)
+    # Chain it once this transaction has finished (throttled per process; the
+    # worker's periodic job catches what a throttled attempt left). A failure
+    # here loses nothing: the event is stored, and the next sealer picks it up.
+    transaction.on_commit(seal_soon, robust=True)
     return event
 
 

@@ -93,6 +93,10 @@ class LineForm(forms.Form):
 LineFormSet = forms.formset_factory(LineForm, extra=3, min_num=1, validate_min=True)
 
 
+class PlanCancelForm(forms.Form):
+    reason = forms.CharField(label="Reason for cancelling", max_length=500)
+
+
 class RefundForm(forms.Form):
     amount = AmountField(label="Amount to refund")
     reason = forms.CharField(label="Reason", max_length=500)

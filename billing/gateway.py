@@ -7,6 +7,7 @@ statement's id and number, and the patient's e-mail for the receipt: no names of
 services, codes or clinical words (tests/billing/test_gateway.py reads the wire).
 """
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,14 +109,29 @@ def payment_intent_metadata(payment_intent: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in metadata.items()}
 
 
-def event_from_webhook(payload: bytes, signature: str) -> stripe.Event:
-    """The verified event; raises ``ValueError`` or ``SignatureVerificationError``."""
+def event_from_webhook(payload: bytes, signature: str) -> dict[str, Any]:
+    """The verified event as plain JSON; raises ``ValueError`` or ``SignatureVerificationError``.
+
+    The signature and its age are checked by the library's own ``verify_header`` (what
+    ``Webhook.construct_event`` calls first); the body is then read as plain JSON,
+    without building StripeObjects only to turn them back into dicts.
+    """
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         raise stripe.SignatureVerificationError("no endpoint secret", signature)
-    return stripe.Webhook.construct_event(
-        payload, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
+    stripe.WebhookSignature.verify_header(
+        payload.decode("utf-8"), signature, secret, settings.STRIPE_WEBHOOK_TOLERANCE
     )
+    event = json.loads(payload)
+    if not (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("data"), dict)
+        and isinstance(event["data"].get("object"), dict)
+    ):
+        raise ValueError("not a Stripe event")
+    return event
 
 
 @dataclass(frozen=True)
@@ -201,6 +217,17 @@ def setup_payment_method(setup_intent: str) -> str:
         raise PaymentsUnavailable(type(error).__name__) from error
     method = found.payment_method
     return method if isinstance(method, str) else str(getattr(method, "id", "") or "")
+
+
+def payment_method_detach(payment_method: str) -> None:
+    """Take a saved card off its Customer, so it can never be charged again. A card that is
+    detached already (or gone) is done, not an error."""
+    try:
+        client().v1.payment_methods.detach(payment_method)
+    except stripe.InvalidRequestError:
+        return
+    except stripe.StripeError as error:
+        raise PaymentsUnavailable(type(error).__name__) from error
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,15 @@ class LedgerEntry(PHIModel):
         REFUND = "refund", "Refund"
         ADJUSTMENT = "adjustment", "Adjustment"
         DISPUTE = "dispute", "Dispute"
+        # A refund that failed after it was posted (Stripe: refund status "failed"): the
+        # money never left, so this entry takes the refund back off; keyed by the Refund.
+        REVERSAL = "reversal", "Failed refund reversed"
 
     statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="entries")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT)
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    # Signed, minor units: + raises the balance (charge, refund, dispute), - lowers it.
+    # Signed, minor units: + raises the balance (charge, refund, dispute), - lowers it
+    # (payment, adjustment, reversal).
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     # The Stripe object the movement is (PaymentIntent for a payment, Refund, Dispute):
@@ -144,17 +148,18 @@ class WebhookEvent(models.Model):
         return self.event_id
 
 
-class PaymentPlan(models.Model):
+class PaymentPlan(PHIModel):
     """A statement paid in monthly installments, charged off-session to a card the patient
-    saved on Stripe (Checkout in setup mode). Only Stripe's ids are kept, never card data."""
+    saved on Stripe (Checkout in setup mode). Only Stripe's ids are kept, never card data.
+    A PHIModel for one field: the reason billing staff give when they cancel it."""
 
     class Status(models.TextChoices):
         AWAITING_CARD = "awaiting_card", "Waiting for the card"
         ACTIVE = "active", "Active"
         COMPLETED = "completed", "Completed"
         DEFAULT = "default", "In default"
+        CANCELLED = "cancelled", "Cancelled"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="plans")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT)
     monthly_amount = models.BigIntegerField()
@@ -168,6 +173,12 @@ class PaymentPlan(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Billing staff's cancellation: who, when (UTC) and why (may be clinical: encrypted).
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancel_reason = EncryptedTextField(null=True, blank=True)
 
     class Meta:
         constraints = [

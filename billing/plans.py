@@ -8,6 +8,8 @@ job ``billing.charge_installments`` charges each due installment off-session wit
 idempotency key per installment and try; a decline is tried again on the days of
 ``BILLING_PLAN_RETRY_DAYS`` after the due date (the patient is told each time, without
 detail), and after the last try the plan is in default, flagged to billing staff.
+Billing staff may cancel a plan (``plan_cancel``): nothing more is charged, the patient
+is told, and the card saved for it is detached on Stripe.
 """
 
 import calendar
@@ -20,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404
+from django.utils import timezone
 
 from audit.actions import Action
 from audit.context import AuditContext
@@ -122,6 +125,7 @@ def plan_activate(session: dict[str, Any]) -> None:
         .first()
     )
     if plan is None or not session.get("setup_intent"):
+        _card_of_cancelled_plan(session)
         return
     plan.payment_method_id = gateway.setup_payment_method(str(session["setup_intent"]))
     plan.status = PaymentPlan.Status.ACTIVE
@@ -143,6 +147,67 @@ def plan_activate(session: dict[str, Any]) -> None:
     )
 
 
+def _card_of_cancelled_plan(session: dict[str, Any]) -> None:
+    """Staff cancelled the plan while its card page was open, and the patient saved the card
+    anyway: keep the card's id, so that the cancellation's job detaches it on Stripe."""
+    plan = (
+        PaymentPlan.objects.select_for_update()
+        .filter(
+            setup_session_id=session.get("id"),
+            status=PaymentPlan.Status.CANCELLED,
+            payment_method_id="",
+        )
+        .first()
+    )
+    if plan is None or not session.get("setup_intent"):
+        return
+    plan.payment_method_id = gateway.setup_payment_method(str(session["setup_intent"]))
+    plan.save(update_fields=["payment_method_id"])
+    tasks.card_detach_later(plan_id=plan.pk)
+
+
+def plan_cancel(
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    plan_id: uuid.UUID,
+    reason: str,
+    context: AuditContext | None = None,
+) -> bool:
+    """Billing staff end a payment plan, with a reason: no installment is charged after
+    this (the daily job takes active plans only, and holds the plan's row while it
+    charges, so a cancellation waits for a charge in progress and the charge never
+    follows one). The patient is told without detail, and the card saved for the plan
+    is detached on Stripe by a job. False when the plan had ended already (cancelled or
+    completed): cancelling twice changes nothing."""
+    if actor.role not in BILLING_ROLES:
+        raise Http404("No such payment plan.")
+    patient = access_patient_for_billing(actor=actor, patient_id=patient_id)
+    if not reason.strip():
+        raise BillingRefused("Give the reason for cancelling the plan.")
+    with transaction.atomic():
+        plan = PaymentPlan.objects.select_for_update().filter(pk=plan_id, patient=patient).first()
+        if plan is None:
+            raise Http404("No such payment plan.")
+        if plan.status in {PaymentPlan.Status.CANCELLED, PaymentPlan.Status.COMPLETED}:
+            return False
+        plan.status = PaymentPlan.Status.CANCELLED
+        plan.cancelled_at = timezone.now()
+        plan.cancelled_by_id = actor.pk
+        plan.cancel_reason = reason.strip()
+        plan.save(update_fields=["status", "cancelled_at", "cancelled_by", "cancel_reason"])
+        record(
+            action=Action.BILL_PLAN,
+            actor=actor,
+            context=context,
+            patient_id=patient.pk,
+            object_type="PaymentPlan",
+            object_id=plan.pk,
+        )
+        tasks.plan_cancelled_later(plan_id=plan.pk, detach_card=bool(plan.payment_method_id))
+    return True
+
+
 def installments_charge(*, today: date | None = None) -> int:
     """Charge every installment whose try is due; the number charged or tried."""
     today = today or clinic_today()
@@ -150,7 +215,8 @@ def installments_charge(*, today: date | None = None) -> int:
     while True:
         with transaction.atomic():
             installment = (
-                Installment.objects.select_for_update(skip_locked=True, of=("self",))
+                # The plan's row too: a cancellation waits for this charge, never races it.
+                Installment.objects.select_for_update(skip_locked=True, of=("self", "plan"))
                 .filter(
                     status=Installment.Status.DUE,
                     next_try_on__lte=today,

@@ -21,6 +21,14 @@ def differences(since: date) -> list[str]:
                 stripe_id=None
             )
         }
+        if kind == LedgerEntry.Kind.REFUND:
+            # A refund that failed is reversed on our side and not listed on Stripe's.
+            reversed_ids = set(
+                LedgerEntry.objects.filter(
+                    kind=LedgerEntry.Kind.REVERSAL, stripe_id__in=list(ours)
+                ).values_list("stripe_id", flat=True)
+            )
+            ours = {k: v for k, v in ours.items() if k not in reversed_ids}
         theirs = {m.stripe_id: m.amount for m in on_stripe}
         for stripe_id in sorted(theirs.keys() - ours.keys()):
             # Posted before the window (an old payment, a late refund) is not a difference.

@@ -10,7 +10,7 @@ Balances are derived from the ledger, never stored.
 """
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db.models import Sum
@@ -86,6 +86,22 @@ class InstallmentView:
 
 
 @dataclass(frozen=True)
+class PlanView:
+    id: uuid.UUID
+    status: str
+    status_label: str
+    monthly_amount: int
+    created_at: datetime
+    cancelled_at: datetime | None
+    # Staff only (None for the patient): the reason may be clinical.
+    cancel_reason: str | None
+
+    @property
+    def cancellable(self) -> bool:
+        return self.status not in {PaymentPlan.Status.CANCELLED, PaymentPlan.Status.COMPLETED}
+
+
+@dataclass(frozen=True)
 class StatementsPage:
     patient: Patient
     statements: list[StatementView]
@@ -103,6 +119,7 @@ class StatementPage:
     items: list[ItemView]
     entries: list[EntryView]
     installments: list[InstallmentView]
+    plans: list[PlanView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -211,11 +228,24 @@ def statement_page(
         statement=_statement_views([statement])[0],
         items=items,
         entries=views,
+        # A cancelled plan's installments are no longer due: the patient may start anew.
         installments=[
             InstallmentView(i.number, i.amount, i.due_on, i.get_status_display(), i.tries)
-            for i in Installment.objects.filter(plan__statement=statement).order_by(
-                "-plan__created_at", "number"
+            for i in Installment.objects.filter(plan__statement=statement)
+            .exclude(plan__status=PaymentPlan.Status.CANCELLED)
+            .order_by("-plan__created_at", "number")
+        ],
+        plans=[
+            PlanView(
+                id=p.pk,
+                status=p.status,
+                status_label=p.get_status_display(),
+                monthly_amount=p.monthly_amount,
+                created_at=p.created_at,
+                cancelled_at=p.cancelled_at,
+                cancel_reason=(str(p.cancel_reason or "")) if staff else None,
             )
+            for p in PaymentPlan.objects.filter(statement=statement).order_by("-created_at")
         ],
     )
 
@@ -363,7 +393,8 @@ def _refunded_by_payment(entries: list[LedgerEntry]) -> dict[str, int]:
     """Refunded so far per PaymentIntent."""
     refunded: dict[str, int] = {}
     for e in entries:
-        if e.kind == LedgerEntry.Kind.REFUND and e.payment_intent:
+        # A failed refund's reversal (negative) makes its money refundable again.
+        if e.kind in {LedgerEntry.Kind.REFUND, LedgerEntry.Kind.REVERSAL} and e.payment_intent:
             refunded[e.payment_intent] = refunded.get(e.payment_intent, 0) + e.amount
     return refunded
 

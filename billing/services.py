@@ -30,6 +30,8 @@ KIND_ACTIONS = {
     LedgerEntry.Kind.REFUND: Action.BILL_REFUND,
     LedgerEntry.Kind.ADJUSTMENT: Action.BILL_ADJUSTMENT,
     LedgerEntry.Kind.DISPUTE: Action.BILL_DISPUTE,
+    # A correcting entry: the failed refund's own entry stays, as the ledger is append-only.
+    LedgerEntry.Kind.REVERSAL: Action.BILL_ADJUSTMENT,
 }
 
 
@@ -188,12 +190,13 @@ def refund_issue(
             raise Http404("No such payment.")
         # One refund of one payment at a time.
         Statement.objects.select_for_update().filter(pk=payment.statement_id).first()
-        refunded = (
-            LedgerEntry.objects.filter(
-                kind=LedgerEntry.Kind.REFUND, payment_intent=payment.stripe_id
-            ).aggregate(s=Sum("amount"))["s"]
-            or 0
+        # Failed refunds were reversed (negative entries): their money is refundable again.
+        refunds = LedgerEntry.objects.filter(
+            kind__in=[LedgerEntry.Kind.REFUND, LedgerEntry.Kind.REVERSAL],
+            payment_intent=payment.stripe_id,
         )
+        refunded = refunds.aggregate(s=Sum("amount"))["s"] or 0
+        tries = refunds.filter(kind=LedgerEntry.Kind.REFUND).count()
         if amount <= 0 or amount > -payment.amount - refunded:
             left = money.show(-payment.amount - refunded, payment.currency)
             raise BillingRefused(f"A refund of this payment can be at most {left}.")
@@ -201,8 +204,9 @@ def refund_issue(
             payment_intent=payment.stripe_id,
             amount=amount,
             statement_id=str(payment.statement_id),
-            # The same refund asked twice (a retry) is one refund at Stripe.
-            idempotency_key=f"refund-{payment.pk}-{refunded}-{amount}",
+            # The same refund asked twice (a retry) is one refund at Stripe; after a failed
+            # refund (reversed) the count differs, so asking again is a new refund.
+            idempotency_key=f"refund-{payment.pk}-{tries}-{refunded}-{amount}",
         )
         entry = ledger_post(
             statement=payment.statement,

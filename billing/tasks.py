@@ -1,4 +1,5 @@
-"""Background jobs of billing (procrastinate, queue "mail"): the payment receipt.
+"""Background jobs of billing (procrastinate, queue "mail"): the payment receipt, the
+plan notices, detaching a cancelled plan's card, and the daily installment charge.
 
 The receipt names the amount, the date, the statement's number and where to read it:
 no services, codes or clinical words. The job row holds the entry's id only.
@@ -11,11 +12,12 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection
 from django.template.loader import render_to_string
+from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from accounts.models import User
-from billing import money
-from billing.models import LedgerEntry
+from billing import gateway, money
+from billing.models import LedgerEntry, PaymentPlan
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,62 @@ def send_plan_notice(patient_id: str, in_default: bool) -> None:
         context = {"base_url": settings.PORTAL_BASE_URL, "in_default": in_default}
         body = render_to_string("billing/email/plan_declined.txt", context)
         send_mail(PLAN_SUBJECT, body, None, [user.email])
+    finally:
+        connection.close()
+
+
+PLAN_CANCELLED_SUBJECT = "Your Carebridge payment plan has ended"
+
+
+def plan_cancelled_later(*, plan_id: object, detach_card: bool) -> None:
+    """Queue, in the caller's transaction, the patient's notice of a cancelled plan and,
+    when a card was saved for it, taking that card off Stripe's Customer."""
+    send_plan_cancelled.defer(plan_id=str(plan_id))
+    if detach_card:
+        card_detach_later(plan_id=plan_id)
+
+
+def card_detach_later(*, plan_id: object) -> None:
+    detach_plan_card.defer(plan_id=str(plan_id))
+
+
+@app.task(name="billing.send_plan_cancelled", queue="mail", pass_context=False)
+def send_plan_cancelled(plan_id: str) -> None:
+    """The notice says the plan ended and where to look: no amounts, reasons or services."""
+    try:
+        plan = PaymentPlan.objects.filter(pk=plan_id).only("patient_id").first()
+        if plan is None:
+            return
+        user = User.objects.filter(patient_id=plan.patient_id, is_active=True).first()
+        if user is None:
+            return
+        context = {"base_url": settings.PORTAL_BASE_URL}
+        body = render_to_string("billing/email/plan_cancelled.txt", context)
+        send_mail(PLAN_CANCELLED_SUBJECT, body, None, [user.email])
+    finally:
+        connection.close()
+
+
+@app.task(
+    name="billing.detach_plan_card",
+    queue="mail",
+    pass_context=False,
+    retry=RetryStrategy(max_attempts=12, exponential_wait=5),
+)
+def detach_plan_card(plan_id: str) -> None:
+    """The card saved for a cancelled plan has no other use in the portal: detach it on
+    Stripe (retried while Stripe is unreachable)."""
+    try:
+        plan = (
+            PaymentPlan.objects.filter(pk=plan_id)
+            .only("patient_id", "status", "payment_method_id")
+            .first()
+        )
+        if plan is None or plan.status != PaymentPlan.Status.CANCELLED:
+            return
+        if plan.payment_method_id:
+            gateway.payment_method_detach(plan.payment_method_id)
+        logger.info("payment plan %s: card detached", plan_id)
     finally:
         connection.close()
 

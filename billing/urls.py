@@ -21,4 +21,9 @@ urlpatterns = [
         views.refund,
         name="refund",
     ),
+    path(
+        "patients/<uuid:patient_id>/statements/<uuid:statement_id>/plans/<uuid:plan_id>/cancel/",
+        views.plan_cancel,
+        name="plan_cancel",
+    ),
 ]

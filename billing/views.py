@@ -23,7 +23,15 @@ from accounts import reauth
 from audit.actions import Action
 from audit.context import audit_context
 from billing import gateway, pdf, plans, selectors, services, webhooks
-from billing.forms import LineFormSet, MrnForm, PayForm, PlanForm, RefundForm, StatementForm
+from billing.forms import (
+    LineFormSet,
+    MrnForm,
+    PayForm,
+    PlanCancelForm,
+    PlanForm,
+    RefundForm,
+    StatementForm,
+)
 from billing.services import BillingRefused
 from portal.access import (
     PATIENT_SIDE_ROLES,
@@ -213,7 +221,8 @@ def staff_statement(
         statement_id=statement_id,
         context=audit_context(request),
     )
-    return render(request, "billing/staff_statement.html", {"page": page, "form": RefundForm()})
+    context = {"page": page, "form": RefundForm(), "cancel_form": PlanCancelForm()}
+    return render(request, "billing/staff_statement.html", context)
 
 
 @roles(BILLING)
@@ -250,7 +259,38 @@ def refund(
         statement_id=statement_id,
         context=audit_context(request),
     )
-    context = {"page": page, "form": form, "refund_for": entry_id}
+    context = {"page": page, "form": form, "refund_for": entry_id, "cancel_form": PlanCancelForm()}
+    return render(request, "billing/staff_statement.html", context, status=400)
+
+
+@roles(BILLING)
+@require_POST
+def plan_cancel(
+    request: SignedInRequest, patient_id: uuid.UUID, statement_id: uuid.UUID, plan_id: uuid.UUID
+) -> HttpResponse:
+    form = PlanCancelForm(request.POST)
+    if form.is_valid():
+        try:
+            cancelled = plans.plan_cancel(
+                actor=request.user,
+                patient_id=patient_id,
+                plan_id=plan_id,
+                reason=form.cleaned_data["reason"],
+                context=audit_context(request),
+            )
+        except BillingRefused as refusal:
+            form.add_error(None, str(refusal))
+        else:
+            done = "The payment plan is cancelled; the patient is told."
+            messages.success(request, done if cancelled else "That payment plan had ended already.")
+            return redirect("billing:statement", patient_id=patient_id, statement_id=statement_id)
+    page = selectors.statement_page(
+        actor=request.user,
+        patient_id=patient_id,
+        statement_id=statement_id,
+        context=audit_context(request),
+    )
+    context = {"page": page, "form": RefundForm(), "cancel_form": form, "cancel_for": plan_id}
     return render(request, "billing/staff_statement.html", context, status=400)
 
 
@@ -281,9 +321,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except (ValueError, stripe.SignatureVerificationError):
         return HttpResponse(status=400)
     try:
-        webhooks.event_apply(event.to_dict())
+        webhooks.event_apply(event)
     except gateway.PaymentsUnavailable:
         # Stripe retries: nothing was written (the transaction rolled back).
-        logger.warning("stripe event %s deferred: Stripe unavailable", event.id)
+        logger.warning("stripe event %s deferred: Stripe unavailable", event.get("id"))
         return HttpResponse(status=503)
     return HttpResponse(status=200)

@@ -100,7 +100,11 @@ class SessionTimeoutMiddleware:
                 return self._sign_out(request, Action.SESSION_EXPIRED, "expired")
             if now - last > settings.PORTAL_IDLE_TIMEOUT:
                 return self._sign_out(request, Action.SESSION_IDLE_TIMEOUT, "idle")
-            if not is_background(request):
+            if not is_background(request) and now - last >= settings.PORTAL_ACTIVITY_RESOLUTION:
+                # Written at most once per PORTAL_ACTIVITY_RESOLUTION seconds, not on
+                # every request (each write is an UPDATE of the session row). The
+                # recorded time is then at most that much older than the real last
+                # activity, so the idle logoff can come that much early, never late.
                 request.session[LAST_ACTIVITY] = now
         return self.get_response(request)
 

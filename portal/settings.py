@@ -303,6 +303,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 
 # --- Background jobs (procrastinate, in PostgreSQL) -----------------------------
 PROCRASTINATE_IMPORT_PATHS = [
+    "audit.tasks",
     "records.tasks",
     "accounts.tasks",
     "invitations.tasks",
@@ -353,6 +354,13 @@ REFILLS_FHIR_SCOPE = env("REFILLS_FHIR_SCOPE")
 STRIPE_SECRET_KEY = envsecret("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = envsecret("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = "" if PRODUCTION else env("STRIPE_API_BASE")
+# Development only (`make run`'s demo): Stripe's hosted Checkout page is played by the
+# portal's own page under /dev/checkout/ (billing/devcheckout), on top of the localstripe
+# that STRIPE_API_BASE names. Never in production, and never without a local server.
+BILLING_DEV_CHECKOUT = not PRODUCTION and bool(STRIPE_API_BASE) and envbool("BILLING_DEV_CHECKOUT")
+# The certificate the portal's front presents (scripts/serve.sh's default), which the
+# development hosted page verifies when it delivers its signed webhook to the portal.
+BILLING_DEV_CHECKOUT_CA = env("PORTAL_TLS_CERT") or str(VAR_DIR / "tls" / "cert.pem")
 # Signed webhooks older than this (seconds) are refused (replays).
 STRIPE_WEBHOOK_TOLERANCE = envint("STRIPE_WEBHOOK_TOLERANCE", 300)
 # Where Checkout's hosted page lives: the Pay form's POST redirects there, so the CSP of
@@ -412,6 +420,9 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 PORTAL_IDLE_TIMEOUT = envint("PORTAL_IDLE_TIMEOUT", 15 * 60)
 PORTAL_IDLE_WARNING = envint("PORTAL_IDLE_WARNING", 2 * 60)
+# The last activity is written to the session at most this often (s): the idle logoff
+# may come up to this much early, never late, and most requests write nothing.
+PORTAL_ACTIVITY_RESOLUTION = envint("PORTAL_ACTIVITY_RESOLUTION", 30)
 PORTAL_SESSION_MAX_AGE = envint("PORTAL_SESSION_MAX_AGE", 12 * 60 * 60)
 SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_AGE
 # "Sudo mode": a sensitive account change (authenticator, backup codes, password,
@@ -543,6 +554,10 @@ AUDIT_OLD_PUBLIC_KEYS = [k.strip() for k in env("PORTAL_AUDIT_OLD_PUBLIC_KEYS").
 # exist (0: off). Set it above the checkpoint interval: deleting the tail together with
 # its checkpoints then shows as a missing checkpoint.
 AUDIT_CHECKPOINT_MAX_AGE = envint("PORTAL_AUDIT_CHECKPOINT_MAX_AGE", 0)
+# After a commit that recorded events, each process tries to extend the hash chain at
+# most once per this many milliseconds (0: after every such commit). The worker's
+# audit.seal job seals whatever is left every minute.
+AUDIT_SEAL_INTERVAL_MS = envint("PORTAL_AUDIT_SEAL_INTERVAL_MS", 1000)
 AUDIT_PAGE_SIZE = 50
 AUDIT_EXPORT_CHUNK = 2000
 # django-auditlog: field-level changes of configuration models (registered in

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -42,3 +43,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
 ]
+
+if settings.BILLING_DEV_CHECKOUT:
+    # Development only: the stand-in for Stripe Checkout's hosted page (`make run`'s demo).
+    urlpatterns.append(path("dev/checkout/", include("billing.devcheckout.urls")))

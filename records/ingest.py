@@ -18,7 +18,9 @@ patient and type never interleave (and never race on the unique constraint).
 
 Memory and transactions: the iterator is consumed in batches of
 ``batch_size`` (a FHIR page's worth); each batch is written in one
-transaction with its quarantine events, so memory is bounded by the batch, not
+transaction with its quarantine events (a batch without any commits without
+waiting for its WAL flush: see ``_commit_without_waiting_for_the_disk``), so
+memory is bounded by the batch, not
 by the patient (apart from the set of ids seen, a few dozen bytes per resource,
 which detects a resource served twice: see ``IngestReport.repeated``). The sync
 event (counts only) and the sync state follow in a last transaction once the
@@ -34,7 +36,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -107,10 +109,14 @@ def ingest(
     report = IngestReport()
     expected_reference = f"Patient/{requested_patient_fhir_id}"
     iterator = iter(resources)
+    # Each batch its own transaction (not a savepoint of a caller's): see
+    # _commit_without_waiting_for_the_disk, which must not touch a caller's.
+    own_transactions = not connection.in_atomic_block
     with key_scope():
         try:
             while batch := list(islice(iterator, batch_size)):
                 with transaction.atomic():
+                    refused_before = report.quarantined + report.dropped
                     _sync_state_lock(patient, resource_type)
                     accepted = [
                         item
@@ -127,6 +133,8 @@ def ingest(
                         )
                     ]
                     _upsert(patient, resource_type, accepted, report)
+                    if own_transactions and report.quarantined + report.dropped == refused_before:
+                        _commit_without_waiting_for_the_disk()
         except Exception:
             with transaction.atomic():
                 _record_sync(patient, resource_type, actor, report, Outcome.FAILURE)
@@ -146,6 +154,21 @@ def ingest(
             state.save()
             _record_sync(patient, resource_type, actor, report, Outcome.SUCCESS)
     return report
+
+
+def _commit_without_waiting_for_the_disk() -> None:
+    """This batch's commit need not wait for its WAL to reach the disk.
+
+    Safe here, and only here: the batch holds copies of the EHR's resources and
+    nothing for the audit trail (a batch that quarantined or dropped a resource
+    commits as usual). WAL is flushed in order, so the sync's last transaction
+    (sync state, high-water mark, sync event), which does wait, makes every
+    batch before it durable too; a server crash before that point loses at most
+    the batches of a sync that never recorded its success, and the next sync,
+    from the old high-water mark, fetches them again.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _remove_unlisted(patient: Patient, resource_type: str, listed: list[str], actor: Any) -> int:

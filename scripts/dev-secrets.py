@@ -9,6 +9,8 @@
     var/fhir/client_key.pem           the portal's SMART backend-services key (EC P-384)
     var/fhir/client_jwks.json         its public half as a JWKS, kid = RFC 7638 thumbprint,
                                       to register the portal with the demo EHR
+    var/stripe_webhook_secret         the endpoint secret ("whsec_...") shared by the demo's
+                                      local hosted payment page and the portal's webhook
 
 Safe to run every time: existing secrets are kept, and the certificate is renewed only
 when it is unreadable, does not match its key, or expires within 7 days. Secret files are
@@ -50,6 +52,14 @@ def ensure_secret_key(path: Path) -> None:
     if path.exists() and path.read_text().strip():
         return
     write_private(path, secrets.token_urlsafe(50).encode())
+    print(f"Created {path}")
+
+
+def ensure_webhook_secret(path: Path) -> None:
+    """The demo's Stripe endpoint secret: localstripe's hosted page signs with it."""
+    if path.exists() and path.read_text().strip():
+        return
+    write_private(path, ("whsec_" + secrets.token_urlsafe(32)).encode())
     print(f"Created {path}")
 
 
@@ -200,6 +210,7 @@ def main() -> None:
     (var / "fhir").mkdir(exist_ok=True)
     (var / "fhir").chmod(0o755)
     ensure_smart_client_key(var / "fhir")
+    ensure_webhook_secret(var / "stripe_webhook_secret")
     # Tighten files left with looser modes by hand or by an older version of this script.
     for path in (
         var / "secret_key",
@@ -209,6 +220,7 @@ def main() -> None:
         var / "keks",
         var / "blind_index_key",
         var / "fhir" / "client_key.pem",
+        var / "stripe_webhook_secret",
     ):
         path.chmod(0o600)
 

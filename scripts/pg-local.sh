@@ -4,8 +4,11 @@
 #   scripts/pg-local.sh start|stop|status
 #
 # TCP on 127.0.0.1:$PGPORT (default 54329, clear of a system server on 5432), no unix
-# socket, scram-sha-256 for superuser "carebridge" with a random password in
-# var/pg_password. `start` writes var/database_url for Django.
+# socket, scram-sha-256. Two roles, each with a random password under var/:
+# - "carebridge", the cluster's superuser (var/pg_password), for administration only;
+# - "portal", what Django uses (var/pg_app_password): LOGIN and CREATEDB, no
+#   SUPERUSER, owner of database "portal", as on a managed database service.
+# `start` writes var/database_url (the portal role's) for Django.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,7 +19,9 @@ PASSWORD_FILE=$VAR/pg_password
 URL_FILE=$VAR/database_url
 PGPORT=${PGPORT:-54329}
 DB_USER=carebridge
-DB_NAME=carebridge
+APP_PASSWORD_FILE=$VAR/pg_app_password
+APP_USER=portal
+APP_DB=portal
 
 die() {
     echo "pg-local: $*" >&2
@@ -184,11 +189,30 @@ start() {
         port=$PGPORT
     fi
     [[ -s $PASSWORD_FILE ]] || die "$PASSWORD_FILE is missing; run scripts/pg-local.sh stop, then start"
-    if [[ -z $(psql_admin "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'") ]]; then
-        echo "Creating database $DB_NAME"
-        psql_admin "$port" -c "CREATE DATABASE $DB_NAME"
+    app_role "$port"
+    write_private "$URL_FILE" \
+        "postgres://$APP_USER:$(cat "$APP_PASSWORD_FILE")@127.0.0.1:$port/$APP_DB"
+}
+
+app_role() {
+    # The role Django uses: not a superuser, so the suite and `make run` meet the limits
+    # of a managed database (the append-only triggers, no ALTER SYSTEM, no replication role).
+    local port=$1
+    [[ -s $APP_PASSWORD_FILE ]] || write_private "$APP_PASSWORD_FILE" "$(new_secret)"
+    local exists
+    exists=$(psql_admin "$port" -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$APP_USER'")
+    local verb=ALTER
+    [[ -n $exists ]] || {
+        echo "Creating role $APP_USER (LOGIN CREATEDB, not a superuser)"
+        verb=CREATE
+    }
+    # The password comes from our own random file (URL-safe base64): nothing to quote.
+    psql_admin "$port" -c "$verb ROLE $APP_USER LOGIN CREATEDB NOSUPERUSER NOCREATEROLE \
+        NOREPLICATION NOBYPASSRLS PASSWORD '$(cat "$APP_PASSWORD_FILE")'"
+    if [[ -z $(psql_admin "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = '$APP_DB'") ]]; then
+        echo "Creating database $APP_DB owned by $APP_USER"
+        psql_admin "$port" -c "CREATE DATABASE $APP_DB OWNER $APP_USER"
     fi
-    write_private "$URL_FILE" "postgres://$DB_USER:$(cat "$PASSWORD_FILE")@127.0.0.1:$port/$DB_NAME"
 }
 
 stop() {

@@ -56,6 +56,18 @@ if [[ -z ${FHIR_BASE_URL:-} ]]; then
     set +a
 fi
 
+# No Stripe account given, in development: localstripe on loopback stands in for Stripe,
+# with the portal's development hosted payment page (billing/devcheckout), so the demo
+# takes a payment end to end. Its settings come from the file it writes.
+if [[ $PORTAL_ENV == development && -z ${STRIPE_SECRET_KEY:-}${STRIPE_SECRET_KEY_FILE:-} ]]; then
+    scripts/localstripe.sh start 9>&-
+    STRIPE_STARTED=1
+    set -a
+    # shellcheck source=/dev/null
+    . var/localstripe/portal.env
+    set +a
+fi
+
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput -v 0
 .venv/bin/python manage.py load_demo --accounts-file var/demo_accounts.json
@@ -63,12 +75,13 @@ fi
 # The background worker (EHR syncs) runs beside gunicorn and ends with it: the
 # watcher below waits on this script's pid, which gunicorn keeps after exec.
 # Finished jobs are deleted (failed ones stay for inspection); rows hold a patient UUID only.
-.venv/bin/python manage.py procrastinate worker --queues sync,mail,daily --concurrency 2 \
+.venv/bin/python manage.py procrastinate worker --queues sync,mail,daily,audit --concurrency 2 \
     --delete-jobs successful >>var/log/worker.log 2>&1 9>&- &
 echo $! >var/run/worker.pid
 (
     while kill -0 $$ 2>/dev/null; do sleep 2; done
     scripts/stop-pid.sh var/run/worker.pid "procrastinate worker" "the sync worker" 15
+    [[ -n ${STRIPE_STARTED:-} ]] && scripts/localstripe.sh stop
     [[ -n ${EHR_STARTED:-} ]] && scripts/ehr.sh stop
 ) >/dev/null 2>&1 9>&- &
 

@@ -181,20 +181,57 @@ def newcomer(db) -> User:
     return _cast("newcomer", Role.PATIENT, authenticator=False)
 
 
+# Tables whose own triggers refuse UPDATE, DELETE and TRUNCATE (audit, ledger).
+APPEND_ONLY_TABLES = """
+    SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+     WHERE NOT t.tgisinternal AND t.tgname LIKE '%\\_no\\_truncate' ORDER BY 1
+"""
+_TRIGGERS_OFF: list[str] = []
+
+
 @pytest.fixture
 def committed(transactional_db):
     """For tests whose data must really commit (the audit sealer only seals
     finished transactions, and a separate server process must see the data).
 
-    After the test Django empties the tables with TRUNCATE, which the audit
-    tables refuse (and leaves the job queue alone: emptied here). Switching
-    triggers off for that clean-up needs superuser
-    rights: the local test cluster's role has them, the production role never
-    does. The connection is closed after the clean-up, which resets it.
+    After the test Django empties the tables with TRUNCATE, which the
+    append-only tables refuse, and leaves the job queue alone (emptied here).
+    The suite runs as a role that is not a superuser (as on a managed
+    database) but owns the test database's tables, and an owner may switch a
+    table's own triggers off: they are, for Django's clean-up only, and
+    ``pytest_runtest_teardown`` below switches them on again right after it.
     """
     yield
     with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")
         # procrastinate's tables are not Django's to flush: empty the queue here, so that
         # the next test sees only the jobs it queued itself.
         cursor.execute("TRUNCATE procrastinate_jobs CASCADE")
+        cursor.execute(APPEND_ONLY_TABLES)
+        tables = [name for (name,) in cursor.fetchall()]
+        for table in tables:
+            cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
+    _TRIGGERS_OFF.extend(tables)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a ``committed`` test's clean-up (Django's flush is its last fixture
+    teardown), switch the append-only triggers on again, on a connection of
+    its own: no test's transaction or lock is involved at this point."""
+    yield
+    if not _TRIGGERS_OFF:
+        return
+    import psycopg
+
+    params = connection.settings_dict
+    with psycopg.connect(
+        dbname=params["NAME"],
+        user=params["USER"],
+        password=params["PASSWORD"],
+        host=params["HOST"],
+        port=params["PORT"],
+        autocommit=True,
+    ) as own:
+        for table in _TRIGGERS_OFF:
+            own.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
+    _TRIGGERS_OFF.clear()

@@ -35,6 +35,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NoReturn
 
+import orjson
 import simplejson
 from django import forms
 from django.core.exceptions import ValidationError
@@ -312,23 +313,29 @@ class EncryptedJSONField(EncryptedField):
     """A JSON document whose decimal numbers survive exactly: 7.10 stays 7.10.
 
     Numbers with a fraction or exponent decode as ``Decimal`` (not float, which
-    would turn a lab's "7.10" into 7.1) and encode back as the same digits;
-    simplejson is used for encoding because the standard library cannot write a
-    Decimal as a JSON number.
+    would turn a lab's "7.10" into 7.1) and encode back as the same digits. The
+    standard library cannot write a Decimal as a JSON number: orjson writes it
+    as a raw fragment of its own digits, about ten times faster than simplejson
+    (a sync seals two documents per resource); what orjson refuses (integers
+    beyond 64 bits, keys that are not strings, non-finite decimals) goes
+    through simplejson, which writes the same bytes for everything else.
     """
 
     description = "JSON document, encrypted under the row's patient key"
     empty_strings_allowed = False
 
     def encode(self, value: Any) -> bytes:
-        text: str = simplejson.dumps(
-            value,
-            use_decimal=True,
-            default=_json_default,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        return text.encode()
+        try:
+            return orjson.dumps(value, default=_orjson_default, option=_ORJSON_OPTIONS)
+        except orjson.JSONEncodeError:
+            text: str = simplejson.dumps(
+                value,
+                use_decimal=True,
+                default=_json_default,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+            return text.encode()
 
     def decode(self, data: bytes) -> Any:
         return json.loads(data, parse_float=Decimal)
@@ -348,6 +355,18 @@ _django_encoder = DjangoJSONEncoder()
 
 def _json_default(value: Any) -> Any:
     """Dates, UUIDs and the like as Django's JSON encoder writes them."""
+    return _django_encoder.default(value)
+
+
+# Dates and dataclasses go to the default (Django's forms, as with simplejson).
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _orjson_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise TypeError("not a JSON number")  # simplejson's turn
+        return orjson.Fragment(str(value))
     return _django_encoder.default(value)
 
 

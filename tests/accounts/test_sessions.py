@@ -35,6 +35,29 @@ def test_it_signs_out_after_fifteen_idle_minutes(client, alice):
     assert not UserSession.objects.filter(user=alice).exists()
 
 
+def test_it_writes_the_activity_time_at_most_once_per_resolution(client, alice, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.PORTAL_ACTIVITY_RESOLUTION = 30
+
+    def session_writes() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/patient/").status_code == 200
+        return sum(q["sql"].startswith('UPDATE "accounts_session"') for q in queries)
+
+    signed_in_at_start(client, alice)
+    with at(5):
+        assert session_writes() == 1  # 5 minutes since the last write
+    with at(5.25):
+        assert session_writes() == 0  # 15 s later: nothing to write
+    with at(5.6):
+        assert session_writes() == 1
+    # The unrecorded activity at 5.25 never makes the logoff late: idle counts from 5.6.
+    with at(5.6 + 15.05):
+        assert client.get("/patient/").url == "/accounts/sign-in/?signed_out=idle"
+
+
 def test_it_does_not_count_background_requests_as_activity(client, alice):
     signed_in_at_start(client, alice)
     with at(10):

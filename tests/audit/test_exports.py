@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.http import StreamingHttpResponse
 
 from audit import exports
@@ -117,10 +118,25 @@ def test_it_fails_offline_verification_of_an_edited_manifest(
 
 
 def test_it_exports_json_lines_and_flags_unsealed_events(
-    db, auditor, alice, carol, public_key, tmp_path
+    committed, auditor, alice, carol, public_key, tmp_path
 ):
-    ids = views_of(alice, carol, 2)  # never sealed: this test's transaction never commits
-    _, data, manifest = download(auditor, "/audit/export/events.jsonl", {"user": "carol"})
+    import psycopg
+
+    params = connection.settings_dict
+    older = psycopg.connect(
+        dbname=params["NAME"],
+        user=params["USER"],
+        password=params["PASSWORD"],
+        host=params["HOST"],
+        port=params["PORT"],
+    )
+    try:
+        older.execute("SELECT pg_current_xact_id()")  # a writer still running, older than:
+        ids = views_of(alice, carol, 2)  # committed, but the sealer must wait for that writer
+        _, data, manifest = download(auditor, "/audit/export/events.jsonl", {"user": "carol"})
+    finally:
+        older.rollback()
+        older.close()
     rows = [json.loads(line) for line in data.decode().splitlines()]
     assert [r["id"] for r in rows] == ids
     assert rows[0]["action"] == "record.view"

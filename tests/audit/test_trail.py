@@ -139,10 +139,14 @@ def test_verify_audit_notices_a_deleted_event(committed):
     events = [an_event() for _ in range(3)]
     chain.seal_pending()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")  # triggers and FKs off
+        # What the tables' owner could do: switch the append-only triggers off.
+        cursor.execute("ALTER TABLE audit_seal DISABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE audit_event DISABLE TRIGGER USER")
         cursor.execute("DELETE FROM audit_seal WHERE event_id = %s", [events[1].pk])
         cursor.execute("DELETE FROM audit_event WHERE id = %s", [events[1].pk])
-        cursor.execute("SET session_replication_role = DEFAULT")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the foreign keys hold: checked now
+        cursor.execute("ALTER TABLE audit_event ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE audit_seal ENABLE TRIGGER USER")
     verdict = chain.verify()
     assert not verdict.ok
     assert verdict.broken_seq == 2
@@ -163,11 +167,51 @@ def test_verify_audit_notices_an_event_slipped_in_behind_the_chain(committed):
     assert (verdict.ok, verdict.broken_event_id) == (False, forged)
 
 
-def test_it_seals_after_commit_without_being_asked(committed):
+@pytest.fixture
+def no_recent_attempt(monkeypatch):
+    """This process has not tried to seal lately (other tests' commits may have)."""
+    monkeypatch.setattr(chain, "_last_attempt", float("-inf"))
+
+
+def test_it_seals_after_commit_without_being_asked(committed, no_recent_attempt):
     with transaction.atomic():
         event = an_event()
         assert not AuditSeal.objects.filter(event=event).exists()
     assert AuditSeal.objects.filter(event=event).exists()
+
+
+def test_it_tries_at_most_once_per_interval_and_the_job_seals_the_rest(
+    committed, no_recent_attempt, settings
+):
+    settings.AUDIT_SEAL_INTERVAL_MS = 60_000
+    first = an_event()  # autocommit: sealed after its commit
+    later = [an_event() for _ in range(3)]  # within the interval: no attempt, no queries
+    assert AuditSeal.objects.filter(event=first).exists()
+    assert not AuditSeal.objects.filter(event__in=later).exists()
+
+    from audit.tasks import seal
+
+    seal(timestamp=0)  # the worker's minute job
+    sealed = AuditSeal.objects.order_by("seq").values_list("event_id", flat=True)
+    assert list(sealed) == [first.pk, *(e.pk for e in later)]
+    assert chain.verify().ok
+
+
+def test_an_interval_of_zero_seals_after_every_commit(committed, no_recent_attempt, settings):
+    settings.AUDIT_SEAL_INTERVAL_MS = 0
+    events = [an_event() for _ in range(3)]
+    assert AuditSeal.objects.filter(event__in=events).count() == 3
+
+
+def test_the_checkpoint_job_seals_and_signs_the_head(committed, settings):
+    settings.AUDIT_SEAL_INTERVAL_MS = 60_000
+    event = an_event()
+    from audit.models import AuditCheckpoint
+    from audit.tasks import checkpoint
+
+    checkpoint(timestamp=0)
+    head = AuditCheckpoint.objects.get()
+    assert head.seq == AuditSeal.objects.get(event=event).seq
 
 
 def test_it_is_not_held_up_by_a_transaction_in_another_database(committed):

@@ -3,6 +3,7 @@ a real localstripe server (PaymentIntents, refunds, customers, SetupIntents), an
 recorder standing in for api.stripe.com where localstripe has nothing (Checkout Sessions).
 """
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -140,9 +141,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def localstripe_url():
-    """A real localstripe on 127.0.0.1 (its own venv: scripts/localstripe.sh install)."""
+@contextlib.contextmanager
+def localstripe_running():
+    """A real localstripe on 127.0.0.1, with the Checkout Sessions of
+    scripts/localstripe_serve.py (its own venv: scripts/localstripe.sh install)."""
     if not LOCALSTRIPE_PYTHON.exists():
         subprocess.run([str(ROOT / "scripts/localstripe.sh"), "install"], check=True)
     port = _free_port()
@@ -161,9 +163,17 @@ def localstripe_url():
     else:
         process.kill()
         pytest.fail("localstripe did not start")
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def localstripe_url():
+    with localstripe_running() as url:
+        yield url
 
 
 @pytest.fixture

@@ -88,6 +88,18 @@ def test_it_refuses_every_event_when_no_endpoint_secret_is_set(settings, deliver
     assert not WebhookEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"[]", b'{"id": 7, "type": "x", "data": {"object": {}}}', b'{"id": "evt_1"}', b"\xff{"],
+)
+def test_it_refuses_a_signed_body_that_is_no_event_and_writes_nothing(
+    stripe_on, deliver, statement, body
+):
+    # Signed with the real secret (a bug or a leaked secret, not a forgery): still 400.
+    assert deliver(body).status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
 def test_it_writes_nothing_twice_for_a_replayed_event(stripe_on, deliver, statement):
     payload = event("payment_intent.succeeded", intent(statement, 10_000), event_id="evt_1")
     assert deliver(payload).status_code == 200

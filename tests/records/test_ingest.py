@@ -394,3 +394,36 @@ def test_it_keeps_the_newest_when_one_page_repeats_a_resource(patient):
 
     assert (report.stored, report.unchanged) == (1, 1)
     assert stored(patient, "Observation", "obs-hba1c-1").resource == second
+
+
+def test_only_batches_with_nothing_for_the_audit_trail_skip_waiting_for_the_disk(
+    committed, patient
+):
+    broken = r.lab("obs-broken-2")
+    broken["valueQuantity"]["value"] = "seven"
+    batches = [
+        r.lab("obs-1"),
+        r.lab("obs-2"),
+        broken,
+        r.lab("obs-3"),
+        r.lab("obs-4"),
+        r.lab("obs-5"),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        report = run(patient, "Observation", batches, batch_size=2)
+    assert (report.stored, report.quarantined) == (5, 1)
+    skipped = [q["sql"] for q in queries if "synchronous_commit" in q["sql"]]
+    # Batches 1 and 3 hold EHR copies only; batch 2 quarantined (an audit event) and
+    # the last transaction (the sync event and state) wait for their flush as usual.
+    assert skipped == ["SET LOCAL synchronous_commit TO OFF"] * 2
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"  # LOCAL: nothing else is affected
+
+
+def test_inside_a_callers_transaction_every_commit_waits_for_the_disk(patient):
+    # (The test's own transaction is the caller's here.) SET LOCAL would last until
+    # the caller's commit, and cover whatever else it writes: never done then.
+    with CaptureQueriesContext(connection) as queries:
+        run(patient, "Observation", [r.lab("obs-1"), r.lab("obs-2")], batch_size=1)
+    assert not [q for q in queries if "synchronous_commit" in q["sql"]]
