@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 
 from appointments.models import Appointment, VisitType
 from patients.models import CareTeam, Patient
-from portal.access import CLINICAL_ROLES, Actor, Role
+from portal.access import CLINICAL_ROLES, PATIENT_SIDE_ROLES, Actor, Role
 
 
 def is_patient(actor: Actor) -> bool:
-    return actor.role == Role.PATIENT
+    """The patient side (the patient, or a proxy acting for them): the patients' rules."""
+    return actor.role in PATIENT_SIDE_ROLES
 
 
 @dataclass(frozen=True)

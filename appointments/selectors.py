@@ -33,6 +33,7 @@ from patients.models import Patient, PatientDemographics
 from patients.selectors import demographics_by_mrn
 from portal.access import (
     CLINICAL_ROLES,
+    PATIENT_SIDE_ROLES,
     Actor,
     Role,
     access_patient_for_scheduling,
@@ -120,7 +121,7 @@ class BookingOptions:
 def booking_options(*, actor: Actor) -> BookingOptions:
     """What the slot search can choose from (clinic set-up, no patient data)."""
     visit_types = VisitType.objects.order_by("name")
-    if actor.role == Role.PATIENT:
+    if actor.role in PATIENT_SIDE_ROLES:
         visit_types = visit_types.exclude(self_book=VisitType.SelfBook.STAFF_ONLY)
     clinicians = User.objects.filter(
         role__in=CLINICAL_ROLES, is_active=True, schedule_templates__isnull=False

@@ -30,16 +30,25 @@ from appointments.forms import (
 )
 from appointments.services import BookingRefused
 from audit.context import audit_context
-from portal.access import CLINICAL_ROLES, Role, SignedInRequest, roles
+from portal.access import (
+    CLINICAL_ROLES,
+    PATIENT_SIDE_ROLES,
+    Role,
+    SignedInRequest,
+    current_patient_id,
+    roles,
+)
 
 FRONT_DESK = Role.FRONT_DESK
 
 
 def _me(request: SignedInRequest) -> uuid.UUID:
-    """The signed-in patient's own id (the patient role always has one)."""
-    if request.user.patient_id is None:
+    """Whose appointments the patient pages show: the user's own, or those of the person
+    they act for as a proxy (chosen on the switch page); 404 for none."""
+    patient_id = current_patient_id(request)  # type: ignore[arg-type]
+    if patient_id is None:
         raise Http404("No patient record.")
-    return request.user.patient_id
+    return patient_id
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -69,7 +78,7 @@ def _slots(
 # --- The patient's own appointments ---------------------------------------------------
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def my_appointments(request: SignedInRequest) -> HttpResponse:
     page = selectors.appointments_page(
@@ -78,7 +87,7 @@ def my_appointments(request: SignedInRequest) -> HttpResponse:
     return render(request, "appointments/list.html", {"page": page})
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def find(request: SignedInRequest) -> HttpResponse:
     form = FindSlotsForm(request.GET or None, options=selectors.booking_options(actor=request.user))
@@ -86,7 +95,7 @@ def find(request: SignedInRequest) -> HttpResponse:
     return render(request, "appointments/find.html", {"form": form, "found": found})
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_http_methods(["GET", "HEAD", "POST"])
 def book(request: SignedInRequest) -> HttpResponse:
     form = BookForm(request.POST if request.method == "POST" else None, initial=request.GET)
@@ -127,7 +136,7 @@ def _chosen(values: object) -> dict:
     return {"starts_at": starts_at}
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def detail(request: SignedInRequest, appointment_id: uuid.UUID) -> HttpResponse:
     appointment = selectors.appointment_page(
@@ -143,7 +152,7 @@ def detail(request: SignedInRequest, appointment_id: uuid.UUID) -> HttpResponse:
     )
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_http_methods(["GET", "HEAD", "POST"])
 def cancel(request: SignedInRequest, appointment_id: uuid.UUID) -> HttpResponse:
     form = CancelForm(request.POST if request.method == "POST" else None)
@@ -172,7 +181,7 @@ def cancel(request: SignedInRequest, appointment_id: uuid.UUID) -> HttpResponse:
     )
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_http_methods(["GET", "HEAD", "POST"])
 def reschedule(request: SignedInRequest, appointment_id: uuid.UUID) -> HttpResponse:
     refused = None
@@ -212,7 +221,7 @@ def reschedule(request: SignedInRequest, appointment_id: uuid.UUID) -> HttpRespo
     return render(request, "appointments/reschedule.html", context)
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_safe
 def calendar(request: SignedInRequest, appointment_id: uuid.UUID) -> HttpResponse:
     ics = selectors.appointment_calendar(
@@ -255,9 +264,10 @@ def schedule(request: SignedInRequest) -> HttpResponse:
 
 
 @roles(FRONT_DESK)
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def find_patient(request: SignedInRequest) -> HttpResponse:
-    form = MrnForm(request.GET or None)
+    # The MRN is POSTed, never put in a URL (logs, history, Referer).
+    form = MrnForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         found = selectors.patient_by_mrn(
             actor=request.user, mrn=form.cleaned_data["mrn"], context=audit_context(request)
@@ -349,7 +359,7 @@ def mark(
 # --- The waitlist -------------------------------------------------------------------
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_POST
 def waitlist_join(request: SignedInRequest, appointment_id: uuid.UUID) -> HttpResponse:
     try:
@@ -366,7 +376,7 @@ def waitlist_join(request: SignedInRequest, appointment_id: uuid.UUID) -> HttpRe
     return redirect("my_appointments:detail", appointment_id=appointment_id)
 
 
-@roles(Role.PATIENT)
+@roles(*PATIENT_SIDE_ROLES)
 @require_http_methods(["GET", "HEAD", "POST"])
 def offer(request: SignedInRequest, offer_id: uuid.UUID) -> HttpResponse:
     if request.method == "POST":

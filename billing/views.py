@@ -161,9 +161,10 @@ def receipt(request: SignedInRequest, entry_id: uuid.UUID) -> HttpResponse:
 
 
 @roles(BILLING)
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def find_patient(request: SignedInRequest) -> HttpResponse:
-    form = MrnForm(request.GET or None)
+    # The MRN is POSTed, never put in a URL (logs, history, Referer).
+    form = MrnForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         found = selectors.patient_by_mrn(
             actor=request.user, mrn=form.cleaned_data["mrn"], context=audit_context(request)

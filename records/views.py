@@ -57,10 +57,13 @@ def chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 
 
 @roles(*selectors.DEMOGRAPHICS_ROLES)
-@require_GET
+@require_http_methods(["GET", "HEAD", "POST"])
 def directory(request: HttpRequest) -> HttpResponse:
-    """Find a patient's demographics by MRN: no browsing, no clinical data."""
-    form = MrnLookupForm(request.GET or None)
+    """Find a patient's demographics by MRN: no browsing, no clinical data.
+
+    The MRN is POSTed, never put in a URL (logs, history, Referer).
+    """
+    form = MrnLookupForm(request.POST if request.method == "POST" else None)
     found = None
     if form.is_valid():
         found = selectors.demographics_by_mrn(

@@ -185,8 +185,10 @@ def test_the_front_desk_sees_names_but_no_reasons_and_marks_arrival(
     html = page.content.decode()
     assert "Alice Liddell" in html
     assert "rash" not in html
-    found = client.get("/staff/schedule/find-patient/", {"mrn": "MRN-1"})
+    found = client.post("/staff/schedule/find-patient/", {"mrn": "MRN-1"})
     assert found.url == f"/staff/schedule/patients/{alice.patient_id}/"
+    in_url = client.get("/staff/schedule/find-patient/", {"mrn": "MRN-1"})
+    assert in_url.status_code == 200  # an MRN in a URL searches nothing: no redirect
     assert "rash" not in client.get(found.url).content.decode()
     client.post(
         f"/staff/schedule/patients/{alice.patient_id}/{mine.pk}/mark/", {"status": "arrived"}

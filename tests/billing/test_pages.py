@@ -97,10 +97,13 @@ def test_it_never_shows_bills_to_clinicians_or_the_front_desk(
 
 def test_it_lets_billing_find_a_patient_by_mrn(client, bill, alice, alice_mrn):
     sign_in_fully(client, bill)
-    response = client.get("/staff/billing/", {"mrn": "MRN-1"})
+    response = client.post("/staff/billing/", {"mrn": "MRN-1"})
     assert response["Location"] == f"/staff/billing/patients/{alice.patient_id}/"
-    missing = client.get("/staff/billing/", {"mrn": "MRN-404"})
+    missing = client.post("/staff/billing/", {"mrn": "MRN-404"})
     assert b"No patient has that medical record number" in missing.content
+    # An MRN in a URL (logs, history, Referer) searches nothing.
+    in_url = client.get("/staff/billing/", {"mrn": "MRN-1"})
+    assert (in_url.status_code, b"MRN-1" in in_url.content) == (200, False)
 
 
 def test_it_lets_billing_issue_a_statement(client, bill, alice, alice_mrn):

@@ -11,7 +11,7 @@ DIRECTORY = "/staff/patients/directory/"
 def test_it_finds_a_patient_by_mrn_for_the_front_desk(client, fran, alice):
     demographics_of(alice, given_name="Alice", family_name="Adams", mrn="A-1001")
     sign_in_fully(client, fran)
-    response = client.get(DIRECTORY, {"mrn": " a-1001 "})
+    response = client.post(DIRECTORY, {"mrn": " a-1001 "})
     assert response.status_code == 200
     assert "Alice Adams" in response.content.decode()
     event = last_event(Action.RECORD_VIEW)
@@ -25,7 +25,7 @@ def test_it_finds_a_patient_by_mrn_for_the_front_desk(client, fran, alice):
 def test_it_says_plainly_when_no_patient_matches(client, bill, alice):
     demographics_of(alice, given_name="Alice", mrn="A-1001")
     sign_in_fully(client, bill)
-    response = client.get(DIRECTORY, {"mrn": "A-9999"})
+    response = client.post(DIRECTORY, {"mrn": "A-9999"})
     assert "No patient has that medical record number" in response.content.decode()
     assert "Alice" not in response.content.decode()
     assert last_event(Action.DIRECTORY_SEARCH).outcome == Outcome.FAILURE
@@ -39,7 +39,7 @@ def test_it_shows_a_tampered_value_as_reported_not_as_a_crash(client, fran, alic
         [row.pk],
     )
     sign_in_fully(client, fran)
-    response = client.get(DIRECTORY, {"mrn": "A-1001"})
+    response = client.post(DIRECTORY, {"mrn": "A-1001"})
     assert response.status_code == 200
     html = response.content.decode()
     assert "Alice Adams" in html
@@ -51,4 +51,14 @@ def test_it_keeps_the_directory_from_clinicians_and_patients(make_client, carol,
     for user in (carol, alice):
         client = make_client()
         sign_in_fully(client, user)
-        assert client.get(DIRECTORY, {"mrn": "A-1001"}).status_code == 403
+        assert client.post(DIRECTORY, {"mrn": "A-1001"}).status_code == 403
+
+
+def test_it_searches_nothing_for_an_mrn_put_in_the_url(client, fran, alice):
+    # Searches are POSTed: an MRN in a URL would reach logs, history and Referer.
+    demographics_of(alice, given_name="Alice", family_name="Adams", mrn="A-1001")
+    sign_in_fully(client, fran)
+    response = client.get(DIRECTORY, {"mrn": "A-1001"})
+    assert response.status_code == 200
+    assert "Alice Adams" not in response.content.decode()
+    assert 'method="post"' in response.content.decode()
