@@ -74,9 +74,6 @@ def respond(who: Who, state: dict[str, Any], heard: Heard, text: str) -> Outcome
 
 def _start(who: Who, heard: Heard, text: str) -> Outcome:
     intent, slots = heard.intent, dict(heard.slots)
-    changes_visits = intent in ("book_appointment", "reschedule_appointment", "cancel_appointment")
-    if changes_visits and not who.is_the_patient:
-        return Outcome([replies.APPOINTMENTS_BY_PATIENT], fresh())
     if intent == "book_appointment":
         return _book(who, slots)
     if intent == "reschedule_appointment":
@@ -189,8 +186,6 @@ def _offer_slots(who: Who, want: Mapping[str, str], *, move: dict[str, str]) -> 
 
 
 def _list(who: Who) -> Outcome:
-    if not who.is_the_patient:
-        return Outcome([replies.APPOINTMENTS_BY_PATIENT], fresh())
     lines = lookups.upcoming_lines(who)
     if not lines:
         return Outcome([replies.LIST_NONE], fresh())

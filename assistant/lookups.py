@@ -42,7 +42,7 @@ class Who:
 
     @property
     def is_the_patient(self) -> bool:
-        """The patient themself (not a proxy): the appointment and message pages' rule."""
+        """The patient themself (not a proxy): the message pages' rule."""
         return self.actor.role == Role.PATIENT and self.actor.patient_id == self.patient.pk
 
     @property

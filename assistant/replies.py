@@ -59,9 +59,6 @@ MOVED = (
 LIST_NONE = "You have no upcoming appointments."
 LIST_HEAD = "Your upcoming appointments (clinic time, {zone}):"
 LIST_ROW = "{when}: {visit} with {clinician}, {place}"
-APPOINTMENTS_BY_PATIENT = (
-    "Visits are booked, moved and cancelled by the patient themself. Please call the clinic."
-)
 APPOINTMENTS_LINK = "See all of them on /patient/appointments/"
 
 # Refills.

@@ -16,6 +16,7 @@ from assistant import replies, states
 from assistant.models import AlertKind, CareAlert, Conversation, Turn
 from audit.actions import Action
 from audit.models import AuditEvent
+from messaging.models import Thread
 from patients.models import ProxyGrant
 from refills.models import RefillRequest
 from tests.assistant.conftest import conversation_with, next_weekday
@@ -269,16 +270,33 @@ def test_it_cannot_ask_for_another_patients_medicine_whatever_the_text_or_state(
 # --- Proxies: no more through the assistant than through the pages -----------------------------
 
 
-def test_a_proxy_cannot_book_or_message_for_the_patient(client, clinic, ward, alice, greta):
-    grant(greta, alice)
+def test_a_proxy_books_for_the_patient_like_on_the_appointment_pages_but_writes_no_message(
+    client, clinic, ward, alice, greta
+):
+    grant(greta, alice, scope=ProxyGrant.Scope.LIMITED)
     sign_in_fully(client, greta)
-    send(client, "book with dr chen next tuesday at 10am")
-    assert last_said() == replies.APPOINTMENTS_BY_PATIENT
-    send(client, "cancel my appointment")
-    assert last_said() == replies.APPOINTMENTS_BY_PATIENT
+    send(client, f"book with dr chen on {next_weekday(1):%B} {next_weekday(1).day} at 10am")
+    if current_state(greta)["step"] == "choose":
+        press(client, greta, "0")
+    page = press(client, greta, "yes").content.decode()
+    (booked,) = Appointment.objects.all()
+    assert (booked.patient_id, booked.booked_by_id) == (alice.patient_id, greta.pk)
+    assert "Done: you are booked with Dr Carol Chen" in page
     send(client, "can I take ibuprofen with warfarin? please ask my doctor")
     assert last_said() == replies.MESSAGES_BY_PATIENT
-    assert not events(Action.APPOINTMENT_SEARCH)
+    assert not Thread.objects.exists()
+
+
+def test_someone_whose_grant_ended_cannot_use_the_assistant_for_that_patient(
+    client, clinic, ward, alice, greta
+):
+    ended = grant(greta, alice)
+    sign_in_fully(client, greta)
+    ended.revoked_at = timezone.now()
+    ended.save()
+    assert client.get(CHAT).status_code == 404
+    assert client.post(CHAT, {"text": "cancel my appointment"}).status_code == 404
+    assert not Turn.objects.exists()
 
 
 def test_a_limited_proxy_may_not_ask_for_refills_or_see_bills(
