@@ -19,8 +19,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --system --user-group --uid 10001 --home-dir /app --shell /usr/sbin/nologin carebridge
 
 # nginx: the front. DejaVu Sans: the PDF download draws names and notes in most scripts with it.
+# postgresql-client (15 on bookworm): pg_dump/pg_restore for manage.py backup and restore.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends nginx fonts-dejavu-core \
+    && apt-get install -y --no-install-recommends nginx fonts-dejavu-core postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

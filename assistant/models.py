@@ -1,4 +1,4 @@
-"""The assistant's conversations and the care team's alerts.
+"""The assistant's conversations, the care team's alerts and post-discharge check-ins.
 
 Everything a patient wrote or was told, and the conversation's state (which may
 name a medicine, a clinician or a time), is encrypted under the patient's key.
@@ -111,3 +111,60 @@ class Turn(PHIModel):
                 fields=["conversation", "position"], name="assistant_turn_position"
             ),
         ]
+
+
+# --- Post-discharge check-ins (assistant/checkins.py) -------------------------------
+
+
+class CheckInStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for an answer"  # due once due_at has come
+    ANSWERED = "answered", "Answered"
+    MISSED = "missed", "Missed (closed without an answer)"
+    WITHDRAWN = "withdrawn", "Withdrawn (the EHR cancelled or voided the stay)"
+
+
+class CheckIn(PHIModel):
+    """One check-in of a patient after one discharge (an Encounter of the EHR), on one day.
+
+    In the clear: the EHR's Encounter id, the day (2, 7, 14…) and when it is due,
+    closes, was notified, escalated and answered; the scheduler and the periodic job
+    need them without keys. ``due_at`` minus ``day`` tells roughly when the patient
+    left hospital, as an appointment's time tells when they see a clinician; the
+    answers (a FHIR QuestionnaireResponse) are encrypted under the patient's key.
+    """
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="checkins"
+    )
+    encounter_id = models.CharField(max_length=64)  # the EHR's Encounter id
+    day = models.PositiveSmallIntegerField()
+    due_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=CheckInStatus.choices, default=CheckInStatus.PENDING
+    )
+    created_at = models.DateTimeField()
+    notified_at = models.DateTimeField(null=True, blank=True)
+    # When the routine "unanswered" alert was raised (once).
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    response = EncryptedJSONField(null=True, blank=True)
+
+    patient_field = "patient"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "encounter_id", "day"], name="assistant_checkin_once"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="assistant_checkin_due"),
+            models.Index(fields=["patient", "due_at"], name="assistant_checkin_patient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"check-in {self.pk} (day {self.day}) of patient {self.patient_id}"

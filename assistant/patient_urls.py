@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from assistant import views
+from assistant import checkin_views, views
 
 app_name = "my_assistant"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("", views.chat, name="chat"),
     path("answer/", views.answer, name="answer"),
     path("start-over/", views.restart, name="restart"),
+    path("checkins/<uuid:checkin_id>/", checkin_views.checkin, name="checkin"),
 ]

@@ -98,6 +98,12 @@ class Action(models.TextChoices):
     ASSISTANT_ALERT_RAISED = "assistant.alert_raised", "Care-team alert raised"
     ASSISTANT_ALERT_QUEUE = "assistant.alert_queue", "Care-team alert queue viewed"
     ASSISTANT_ALERT_ACK = "assistant.alert_acknowledged", "Care-team alert acknowledged"
+    # assistant: check-ins
+    CHECKIN_SCHEDULED = "assistant.checkin_scheduled", "Post-discharge check-in scheduled"
+    CHECKIN_VIEWED = "assistant.checkin_viewed", "Post-discharge check-in viewed"
+    CHECKIN_ANSWERED = "assistant.checkin_answered", "Post-discharge check-in answered"
+    CHECKIN_MISSED = "assistant.checkin_missed", "Post-discharge check-in closed unanswered"
+    CHECKIN_WITHDRAWN = "assistant.checkin_withdrawn", "Post-discharge check-in withdrawn"
 
 
 class Outcome(models.TextChoices):

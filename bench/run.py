@@ -26,6 +26,7 @@ SUITES = [
     "bench_refills.py",
     "bench_billing.py",
     "bench_assistant.py",
+    "bench_backup.py",
 ]
 # Printed under the table when the figure misses its target in a run.
 INGEST_WHY = (

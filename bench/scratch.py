@@ -39,6 +39,7 @@ def django_setup(url: str, name: str, key_store: str) -> None:
     os.environ["DATABASE_URL"] = with_db(url, name)
     os.environ["PORTAL_KEKS"] = f"1:{b64encode(os.urandom(32)).decode()}"
     os.environ["PORTAL_BLIND_INDEX_KEY"] = b64encode(os.urandom(32)).decode()
+    os.environ["PORTAL_BACKUP_KEY"] = b64encode(os.urandom(32)).decode()
     os.environ["PORTAL_KEY_STORE_DIR"] = key_store
     import django
 

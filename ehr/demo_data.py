@@ -7,7 +7,8 @@ fourth is a child whose guardian has a demo account:
 - `carebridge-demo-alice`, 58: type 2 diabetes, hypertension, high
   cholesterol and hypothyroidism followed over two years (seven lab draws),
   a hospital stay for pneumonia admitted through the emergency department,
-  three allergies, ten vaccinations.
+  three allergies, ten vaccinations; and, when seeded (``resources(today=...)``), a
+  short stay that ended two days before the seed's day (post-discharge check-ins).
 - `carebridge-demo-mallory`, 35: asthma and hay fever, an iron deficiency
   treated back to normal (five lab draws), a sprained ankle in the emergency
   department, a peanut allergy.
@@ -444,9 +445,47 @@ def leo_chart(anchor: dt.date = ANCHOR) -> list[Resource]:
 # fmt: on
 
 
-def resources(anchor: dt.date = ANCHOR) -> list[Resource]:
-    """The demo patients' resources: each Patient first, then its record."""
-    return [*alice_chart(anchor), *mallory_chart(anchor), *rosa_chart(anchor), *leo_chart(anchor)]
+def alice_recent_discharge(today: dt.date) -> list[Resource]:
+    """Alice's short hospital stay that ended two days before ``today``, so that the portal's
+    first sync schedules her post-discharge check-ins and the first one is due (issue 15).
+
+    Dated from the seed's own day, not the anchor: the id names the discharge date, so a
+    seed on a later day replaces the stay (the old one is deleted) instead of moving it.
+    """
+    c = Chart(ALICE, today)
+    left = today - dt.timedelta(days=2)
+    c.encounter(
+        f"discharge-{left:%Y%m%d}",
+        kind="IMP",
+        start=c.at(4, "16:20"),
+        end=c.at(2, "11:30"),
+        type_=("32485007", "Hospital admission"),
+        reason=("49727002", "Cough"),
+        diagnoses=("bronchitis", "diabetes"),
+        clinician=ER_DOCTOR,
+        discharge=True,
+        note_title="Discharge summary",
+        note="Admitted with a chest infection and high sugars. Oral antibiotics, sugars back "
+        "in range on the usual metformin. Discharged home on day 3. Follow-up with Dr Chen "
+        "within a week.",
+    )
+    return c.out
+
+
+def resources(anchor: dt.date = ANCHOR, *, today: dt.date | None = None) -> list[Resource]:
+    """The demo patients' resources: each Patient first, then its record.
+
+    ``today`` (the seed passes its date) adds alice's recent discharge; without it the
+    output depends on nothing but this file.
+    """
+    recent = alice_recent_discharge(today) if today is not None else []
+    return [
+        *alice_chart(anchor),
+        *recent,
+        *mallory_chart(anchor),
+        *rosa_chart(anchor),
+        *leo_chart(anchor),
+    ]
 
 
 def transaction(items: list[Resource]) -> Resource:

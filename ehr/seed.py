@@ -11,6 +11,7 @@ Bundle; demo resources no longer generated are deleted.
 """
 
 import argparse
+import datetime as dt
 import json
 import os
 import ssl
@@ -22,6 +23,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ehr import demo_data
 
@@ -198,7 +200,9 @@ def main() -> None:
     try:
         waited = writer.wait_until_up(args.wait, pid=args.pid)
         started = time.monotonic()
-        counts = seed(writer, demo_data.resources())
+        # Today's date in the clinic's zone adds alice's recent discharge (her check-ins).
+        today = dt.datetime.now(ZoneInfo(os.environ.get("PORTAL_TIME_ZONE") or "UTC")).date()
+        counts = seed(writer, demo_data.resources(today=today))
     except SeedError as error:
         sys.exit(f"ehr.seed: {error}")
     print(

@@ -311,6 +311,7 @@ PROCRASTINATE_IMPORT_PATHS = [
     "appointments.tasks",
     "refills.tasks",
     "billing.tasks",
+    "assistant.checkin_tasks",
 ]
 
 # --- Appointments ----------------------------------------------------------------
@@ -347,6 +348,22 @@ REFILLS_MIN_INTERVAL_DAYS = envint("REFILLS_MIN_INTERVAL_DAYS", 20)
 REFILLS_OVERDUE_BUSINESS_DAYS = envint("REFILLS_OVERDUE_BUSINESS_DAYS", 2)
 # The scope the decision write-back asks for (default: refills.fhir.WRITE_SCOPE).
 REFILLS_FHIR_SCOPE = env("REFILLS_FHIR_SCOPE")
+
+# --- Assistant: post-discharge check-ins --------------------------------------------
+# Days after a discharge (an inpatient or emergency Encounter) on which a check-in is
+# due, from the start of that day in the clinic's zone (comma-separated).
+ASSISTANT_CHECKIN_DAYS = tuple(
+    sorted(int(d) for d in env("ASSISTANT_CHECKIN_DAYS", "2,7,14").split(",") if d.strip())
+)
+# A check-in still unanswered this many hours after it became due raises a routine
+# care-team alert (once); it closes (missed) this many hours after it became due.
+ASSISTANT_CHECKIN_UNANSWERED_HOURS = envint("ASSISTANT_CHECKIN_UNANSWERED_HOURS", 48)
+ASSISTANT_CHECKIN_OPEN_HOURS = envint("ASSISTANT_CHECKIN_OPEN_HOURS", 96)
+if not ASSISTANT_CHECKIN_DAYS or ASSISTANT_CHECKIN_OPEN_HOURS <= ASSISTANT_CHECKIN_UNANSWERED_HOURS:
+    raise ImproperlyConfigured(
+        "ASSISTANT_CHECKIN_DAYS must name a day, and ASSISTANT_CHECKIN_OPEN_HOURS must pass "
+        "ASSISTANT_CHECKIN_UNANSWERED_HOURS (the care team is told before a check-in closes)"
+    )
 
 # --- Bill pay (Stripe Checkout; card data never reaches the portal) -------------
 # Unset secret key: online payment is off (statements still show). STRIPE_API_BASE
@@ -410,6 +427,11 @@ PORTAL_BLIND_INDEX_KEY = envsecret("PORTAL_BLIND_INDEX_KEY", DEV_FILE("blind_ind
 # Per-patient key shares, outside the database and its dumps: destroying one is what
 # makes crypto-shredding hold against old dumps (see portal/crypto/__init__.py).
 PORTAL_KEY_STORE_DIR = env("PORTAL_KEY_STORE_DIR") or str(DEV_FILE("keystore") or "")
+# Encrypts database backups (manage.py backup); separate from the KEKs, so a stolen
+# backup plus its key still needs the KEKs and the key store (docs/operations.md).
+PORTAL_BACKUP_KEY = envsecret("PORTAL_BACKUP_KEY", DEV_FILE("backup_key"))
+# The public half of the clinic's offline recovery key: key backups are encrypted to it.
+PORTAL_RECOVERY_PUBLIC_KEY = envsecret("PORTAL_RECOVERY_PUBLIC_KEY")
 
 # --- Sessions ----------------------------------------------------------------
 SESSION_ENGINE = "accounts.session_store"

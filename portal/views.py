@@ -4,6 +4,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from assistant import checkins
 from audit.context import audit_context
 from billing import money
 from billing import selectors as bill_selectors
@@ -46,6 +47,7 @@ def patient_home(request: SignedInRequest) -> HttpResponse:
         "unread_messages": message_selectors.unread_count(actor=request.user),
         "balance": balance,
         "balance_currency": money.default_currency(),
+        "due_checkins": checkins.due_checkins(actor=request.user, patient_id=record_id),
     }
     return render(request, "portal/patient_home.html", context)
 

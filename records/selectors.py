@@ -328,6 +328,19 @@ def medication_request_resources(*, patient: Patient, proxy: bool = False) -> li
     return found
 
 
+def encounter_resources(*, patient: Patient, fhir_ids: Iterable[str]) -> list[dict]:
+    """The patient's stored Encounters with these EHR ids, as the EHR sent them (decrypted).
+
+    For other features (the assistant's check-ins, on records.signals.encounters_synced)
+    that act for the system, not for a user: this records nothing and checks nothing.
+    """
+    preload_keys([patient.pk])
+    rows = FhirRecord.objects.filter(
+        patient_id=patient.pk, resource_type=ENCOUNTER, fhir_id__in=list(fhir_ids)
+    ).only("id", "patient_id", "resource_type", "fhir_id", "resource")
+    return [row.resource for row in rows if isinstance(row.resource, dict)]
+
+
 def allergies_page(
     *, actor, patient_id: uuid.UUID, context: AuditContext | None = None
 ) -> AllergiesPage:

@@ -12,6 +12,11 @@ loops, oversized answers) end that type's search within the client's bounds,
 ``ingest()`` records a failed sync event with its counts, and the next sync
 tries again from the same high-water mark.
 
+Once the Encounters are stored, the ones this sync wrote (new or changed) are
+announced by ``records.signals.encounters_synced`` after the commit (ids only):
+the assistant schedules post-discharge check-ins from it without records
+importing the assistant.
+
 ``request_sync()`` queues the job: at sign-in when the data is older than
 ``FHIR_SYNC_STALE_AFTER``, and when the patient presses Refresh (at most once
 per ``FHIR_REFRESH_INTERVAL``). The job is deferred in the caller's
@@ -21,7 +26,7 @@ syncs waiting.
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from itertools import islice
 from typing import Any
@@ -43,7 +48,8 @@ from portal.fhir.checks import smart_config
 from records import selectors
 from records.demographics import from_fhir_patient
 from records.ingest import IngestReport, ingest, quarantine
-from records.models import QuarantineReason, SyncState
+from records.models import FhirRecord, QuarantineReason, ResourceType, SyncState
+from records.signals import encounters_synced
 from records.types import SYNCED_TYPES
 
 PAGE_SIZE = 100
@@ -113,6 +119,7 @@ def sync_patient(
                 # newest one stored is fetched again (and skipped as unchanged)
                 # rather than missed.
                 params["_lastUpdated"] = "ge" + high_water.isoformat()
+            started = timezone.now()
             try:
                 result.reports[resource_type] = ingest(
                     patient=patient,
@@ -124,6 +131,9 @@ def sync_patient(
                 )
             except FhirError as error:
                 result.failed[resource_type] = error.reason
+            if resource_type == ResourceType.ENCOUNTER:
+                # A failed search may still have stored its first pages: they count too.
+                _announce_encounters(patient, since=started)
         try:
             result.demographics = _sync_demographics(patient, client, actor)
         except FhirError as error:
@@ -134,6 +144,31 @@ def sync_patient(
     if dropped := {t: r.dropped for t, r in result.reports.items() if r.dropped}:
         _alert_foreign_resources(patient, dropped)
     return result
+
+
+def _announce_encounters(patient: Patient, *, since: datetime) -> None:
+    """Send records.signals.encounters_synced with the Encounters this sync wrote (ids),
+    once they are committed; nothing when it wrote none."""
+    written = list(
+        FhirRecord.objects.filter(
+            patient=patient, resource_type=ResourceType.ENCOUNTER, stored_at__gte=since
+        ).values_list("fhir_id", flat=True)
+    )
+    if written:
+        transaction.on_commit(lambda: _send_encounters_synced(patient.pk, written))
+
+
+def _send_encounters_synced(patient_id: Any, encounter_ids: list[str]) -> None:
+    # Not send_robust: Django would log a failing receiver's message, which could name PHI.
+    try:
+        encounters_synced.send(
+            sender=ResourceType.ENCOUNTER, patient_id=patient_id, encounter_ids=encounter_ids
+        )
+    except Exception as error:
+        # The receivers' problem, never the sync's: ids and the error's type only.
+        logger.error(
+            "encounters_synced failed for patient %s: %s", patient_id, type(error).__name__
+        )
 
 
 def _sync_demographics(patient: Patient, client: FhirClient, actor: Any) -> str:

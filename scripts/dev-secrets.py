@@ -5,6 +5,7 @@
     var/audit_signing_key             Ed25519 key signing audit checkpoints and exports
     var/keks                          PHI key-encryption key, version 1 ("1:<base64>")
     var/blind_index_key               key of the PHI blind indexes (base64)
+    var/backup_key                    key of the encrypted database backups (base64)
     var/keystore/                     per-patient key shares (0700; portal/crypto/keystore.py)
     var/fhir/client_key.pem           the portal's SMART backend-services key (EC P-384)
     var/fhir/client_jwks.json         its public half as a JWKS, kid = RFC 7638 thumbprint,
@@ -205,6 +206,7 @@ def main() -> None:
     ensure_audit_signing_key(var / "audit_signing_key")
     ensure_phi_key(var / "keks", prefix="1:")
     ensure_phi_key(var / "blind_index_key")
+    ensure_phi_key(var / "backup_key")
     (var / "keystore").mkdir(exist_ok=True)
     (var / "keystore").chmod(0o700)
     (var / "fhir").mkdir(exist_ok=True)
@@ -219,6 +221,7 @@ def main() -> None:
         var / "audit_signing_key",
         var / "keks",
         var / "blind_index_key",
+        var / "backup_key",
         var / "fhir" / "client_key.pem",
         var / "stripe_webhook_secret",
     ):

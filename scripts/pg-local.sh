@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# A private PostgreSQL cluster for development and tests, under var/pgdata.
+# A private PostgreSQL cluster for development and tests, under var/pgdata, with its WAL
+# archived by pgBackRest under var/pgbackrest for point-in-time recovery.
 #
 #   scripts/pg-local.sh start|stop|status
+#   scripts/pg-local.sh backup [full|diff|incr]          a pgBackRest backup (PITR's base)
+#   scripts/pg-local.sh pitr 'YYYY-MM-DD HH:MM:SS+00'    stop, restore to that time, start
+#   scripts/pg-local.sh info                             pgBackRest's backups and WAL range
 #
-# TCP on 127.0.0.1:$PGPORT (default 54329, clear of a system server on 5432), no unix
-# socket, scram-sha-256. Two roles, each with a random password under var/:
+# TCP on 127.0.0.1:$PGPORT (default 54329, clear of a system server on 5432), scram-sha-256.
+# Two roles, each with a random password under var/:
 # - "carebridge", the cluster's superuser (var/pg_password), for administration only;
 # - "portal", what Django uses (var/pg_app_password): LOGIN and CREATEDB, no
 #   SUPERUSER, owner of database "portal", as on a managed database service.
-# `start` writes var/database_url (the portal role's) for Django.
+# `start` writes var/database_url (the portal role's) for Django. A unix socket in
+# var/pgbackrest/socket (peer auth for the cluster's OS user only) is there for
+# pgBackRest, which cannot use TCP. WAL archiving (archive_mode) takes effect when the
+# cluster starts; a running cluster is never restarted for it. PG_LOCAL_VAR puts
+# everything in another directory (the PITR test's throwaway cluster).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-VAR=$ROOT/var
+VAR=${PG_LOCAL_VAR:-$ROOT/var}
 LINK=$VAR/pgdata
 LOG=$VAR/log/postgres.log
 PASSWORD_FILE=$VAR/pg_password
@@ -72,7 +80,9 @@ data_dir() {
     elif as_pg test -x "$VAR"; then
         echo "$LINK"
     else
-        echo "/var/lib/carebridge-dev/$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)/pgdata"
+        local key=$VAR
+        [[ $VAR != "$ROOT/var" ]] || key=$ROOT
+        echo "/var/lib/carebridge-dev/$(printf '%s' "$key" | sha256sum | cut -c1-12)/pgdata"
     fi
 }
 
@@ -140,6 +150,93 @@ password_encryption = 'scram-sha-256'
 EOF
 }
 
+have_pgbackrest() {
+    command -v pgbackrest >/dev/null 2>&1
+}
+
+pgbr() {
+    as_pg pgbackrest --config="$PGBR/pgbackrest.conf" --stanza=carebridge "$@"
+}
+
+as_pg_write() {
+    # as_pg_write FILE: stdin to FILE, written as the cluster's user (it owns the data dir).
+    as_pg tee "$1" >/dev/null
+}
+
+configure_archiving() {
+    # Before the server starts: pgBackRest's configuration, and the server's archive
+    # settings in an include file, so that `start` turns archiving on (or keeps it on).
+    if ! have_pgbackrest; then
+        echo "pgbackrest is not installed: WAL archiving stays off (scripts/system-deps.sh --postgres)"
+        return
+    fi
+    mkdir -p "$PGBR"/{repo,log,lock,spool} "$SOCKET_DIR"
+    if ((EUID == 0)); then chown -R "$OS_USER:" "$PGBR" "$SOCKET_DIR"; fi
+    chmod 0700 "$PGBR" "$SOCKET_DIR"
+    as_pg_write "$PGBR/pgbackrest.conf" <<CONF
+# Written by scripts/pg-local.sh at each start; edits are lost.
+[global]
+repo1-path=$PGBR/repo
+repo1-retention-full=2
+log-path=$PGBR/log
+lock-path=$PGBR/lock
+spool-path=$PGBR/spool
+log-level-console=warn
+log-level-file=info
+start-fast=y
+# lz4: cheap on CPU, and a segment switched by archive_timeout is mostly empty.
+compress-type=lz4
+
+[carebridge]
+pg1-path=$DATA
+pg1-port=$PGPORT
+pg1-socket-path=$SOCKET_DIR
+pg1-user=$DB_USER
+CONF
+    as_pg_write "$DATA/carebridge-archive.conf" <<CONF
+# Written by scripts/pg-local.sh: WAL archiving with pgBackRest (point-in-time recovery).
+archive_mode = on
+archive_command = 'pgbackrest --config=$PGBR/pgbackrest.conf --stanza=carebridge archive-push %p'
+archive_timeout = 60
+unix_socket_directories = '$SOCKET_DIR'
+CONF
+    if ! grep -q "^include_if_exists = 'carebridge-archive.conf'" "$DATA/postgresql.conf"; then
+        printf "\ninclude_if_exists = 'carebridge-archive.conf'\n" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+    fi
+    if ! grep -q "map=carebridge-pgbackrest" "$DATA/pg_hba.conf"; then
+        # First match wins: the cluster's OS user reaches the socket as $DB_USER without
+        # a password; everything else is as before (scram over TCP).
+        { echo "local all $DB_USER peer map=carebridge-pgbackrest"; cat "$DATA/pg_hba.conf"; } |
+            as_pg_write "$DATA/pg_hba.conf.new"
+        as_pg mv -f "$DATA/pg_hba.conf.new" "$DATA/pg_hba.conf"
+    fi
+    if ! grep -q "^carebridge-pgbackrest " "$DATA/pg_ident.conf"; then
+        echo "carebridge-pgbackrest $OS_USER $DB_USER" | as_pg tee -a "$DATA/pg_ident.conf" >/dev/null
+    fi
+}
+
+ensure_stanza() {
+    have_pgbackrest && [[ -f $PGBR/pgbackrest.conf ]] || return 0
+    if [[ $(psql_admin "$1" -tAc "SHOW archive_mode") != on ]]; then
+        echo "WAL archiving is off in the running cluster; it starts with the next restart"
+        return 0
+    fi
+    if [[ ! -f $PGBR/repo/backup/carebridge/backup.info ]]; then
+        echo "Creating the pgBackRest stanza in $PGBR/repo"
+        pgbr stanza-create --pg1-port="$1" >>"$LOG" 2>&1 || {
+            show_log
+            echo "pg-local: pgbackrest stanza-create failed, WAL is not archived (see $PGBR/log)" >&2
+            return 0
+        }
+    fi
+    # PITR needs a base backup, and WAL older than the oldest kept full backup is only
+    # expired when a backup runs: one full backup a week keeps var/pgbackrest bounded.
+    if [[ -z $(find "$PGBR/repo/backup/carebridge" -maxdepth 1 -name '*F' -mtime -7 2>/dev/null) ]]; then
+        echo "Taking the weekly pgBackRest full backup (base of point-in-time recovery)"
+        pgbr backup --type=full --pg1-port="$1" >>"$LOG" 2>&1 || echo "pgbackrest backup failed (see $PGBR/log)"
+    fi
+}
+
 reset_password() {
     # The password file was lost: set a new one in single-user mode (server stopped).
     echo "var/pg_password is missing; setting a new password for $DB_USER"
@@ -179,6 +276,7 @@ start() {
         [[ -s $PASSWORD_FILE || -f $DATA/PG_VERSION ]] || write_private "$PASSWORD_FILE" "$(new_secret)"
         [[ -f $DATA/PG_VERSION ]] || init_cluster
         [[ -s $PASSWORD_FILE ]] || reset_password
+        configure_archiving
         echo "Starting PostgreSQL on 127.0.0.1:$PGPORT (log: var/log/postgres.log)"
         # The server keeps pg_ctl's output, so the log file is opened here (the cluster's
         # user may not be able to open var/log itself).
@@ -192,6 +290,7 @@ start() {
     app_role "$port"
     write_private "$URL_FILE" \
         "postgres://$APP_USER:$(cat "$APP_PASSWORD_FILE")@127.0.0.1:$port/$APP_DB"
+    ensure_stanza "$port"
 }
 
 app_role() {
@@ -213,6 +312,47 @@ app_role() {
         echo "Creating database $APP_DB owned by $APP_USER"
         psql_admin "$port" -c "CREATE DATABASE $APP_DB OWNER $APP_USER"
     fi
+}
+
+backup() {
+    local type=${1:-full}
+    is_running || die "PostgreSQL is not running; start it first"
+    have_pgbackrest || die "pgbackrest is not installed (scripts/system-deps.sh --postgres)"
+    ensure_stanza "$(running_port)"
+    echo "pgBackRest $type backup of $DATA into $PGBR/repo"
+    pgbr backup --type="$type" --pg1-port="$(running_port)"
+}
+
+pitr() {
+    local target=${1:-} port
+    [[ -n $target ]] || die "usage: $0 pitr 'YYYY-MM-DD HH:MM:SS+00' (the time to go back to)"
+    have_pgbackrest || die "pgbackrest is not installed (scripts/system-deps.sh --postgres)"
+    port=$PGPORT
+    if is_running; then
+        port=$(running_port)
+        # Push the WAL written up to now into the repository (switches to a new segment).
+        pgbr check --pg1-port="$port" >>"$LOG" 2>&1 ||
+            echo "pgbackrest check failed; restoring from what was archived"
+        as_pg "$BIN/pg_ctl" stop -w -t 60 -m fast -D "$DATA" >>"$LOG" 2>&1
+    fi
+    echo "Restoring $DATA to $target with pgBackRest"
+    pgbr restore --delta --type=time --target="$target" --target-action=promote >>"$LOG" 2>&1 || {
+        show_log
+        die "pgbackrest restore failed (see $PGBR/log)"
+    }
+    if ! as_pg "$BIN/pg_ctl" start -w -t 120 -D "$DATA" -o "-p $port" >>"$LOG" 2>&1; then
+        show_log
+        die "PostgreSQL did not start after the restore"
+    fi
+    # A hot standby accepts connections while it still replays WAL: wait for the promotion.
+    for _ in $(seq 1 240); do
+        if [[ $(psql_admin "$port" -tAc "SELECT pg_is_in_recovery()") == f ]]; then
+            echo "Recovered to $target; the cluster is on a new timeline. Take a new backup: $0 backup"
+            return 0
+        fi
+        sleep 0.5
+    done
+    die "recovery did not finish within 2 minutes (see $LOG)"
 }
 
 stop() {
@@ -241,13 +381,25 @@ case "${1:-}" in
         [[ -n $BIN ]] || die "initdb not found; install PostgreSQL (scripts/system-deps.sh --postgres)"
         ensure_os_user
         ;;
-    stop | status) ;;
-    *) die "usage: $0 start|stop|status" ;;
+    stop | status | backup | pitr | info) ;;
+    *) die "usage: $0 start|stop|status|backup [full|diff|incr]|pitr TIME|info" ;;
 esac
 DATA=$(data_dir)
+# pgBackRest's configuration, repository, logs and socket, beside the data directory
+# (var/pgbackrest), where the cluster's OS user can write.
+PGBR=$(dirname "$DATA")/pgbackrest
+# A unix socket path may not exceed 107 bytes, or the server does not start: a deep
+# checkout gets its socket directory under /tmp instead.
+SOCKET_DIR=$PGBR/socket
+if ((${#SOCKET_DIR} > 80)); then
+    SOCKET_DIR=/tmp/.carebridge-pg-$(printf '%s' "$DATA" | sha256sum | cut -c1-12)
+fi
 
 case "$1" in
     start) start ;;
     stop) stop ;;
     status) status ;;
+    backup) backup "${2:-full}" ;;
+    pitr) pitr "${2:-}" ;;
+    info) pgbr info ;;
 esac

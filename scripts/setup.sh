@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Brings a checkout to the point where Carebridge can run (and, with --dev, be tested):
-# system packages (nginx among them), .venv, the local PostgreSQL cluster (unless DATABASE_URL is set),
+# system packages (nginx among them), .venv, the local PostgreSQL cluster with pgBackRest
+# archiving its WAL (unless DATABASE_URL is set),
 # dev secrets under var/, the demo EHR's venv (var/ehr/venv), and with --dev the npm
 # packages the browser tests use, the HL7 examples the FHIR tests load, and localstripe
 # (var/localstripe/venv), the Stripe-compatible server the bill pay tests start.
@@ -13,7 +14,8 @@ dev=false
 [[ ${1:-} == --dev ]] && dev=true
 
 deps=(--python --fonts --nginx)
-[[ -n ${DATABASE_URL:-} ]] || deps+=(--postgres)
+# --dev: the point-in-time recovery test builds a throwaway cluster with pgBackRest.
+if [[ -z ${DATABASE_URL:-} ]] || $dev; then deps+=(--postgres); fi
 $dev && deps+=(--chromium --node --clamav)
 scripts/system-deps.sh "${deps[@]}"
 

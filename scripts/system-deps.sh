@@ -24,7 +24,11 @@ for flag in "$@"; do
     case "$flag" in
         --make) command -v make >/dev/null 2>&1 || packages+=(make) ;;
         --python) have_venv || packages+=(python3 python3-venv) ;;
-        --postgres) have_initdb || packages+=(postgresql) ;;
+        --postgres)
+            have_initdb || packages+=(postgresql)
+            # WAL archiving and point-in-time recovery of the local cluster (scripts/pg-local.sh).
+            command -v pgbackrest >/dev/null 2>&1 || packages+=(pgbackrest)
+            ;;
         # The front that terminates TLS and holds slow clients (scripts/serve.sh).
         --nginx) command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || packages+=(nginx) ;;
         --chromium) [[ -x /usr/bin/chromium ]] || packages+=(chromium fonts-liberation) ;;

@@ -56,7 +56,7 @@ LAYERS = {
     "bench": SHELL,
     "ehr": SHELL,
     "manage": SHELL,
-    "gunicorn.conf": SHELL,
+    "gunicorn": SHELL,  # gunicorn.conf.py, the server's settings (a dotted file name)
 }
 
 

@@ -33,9 +33,12 @@ Operational requirements (the limits of the guarantee)
    the same three methods (``get``, ``create``, ``destroy``).
 2. A copy of the key store taken before a shred, together with an old dump and
    the KEK, still opens that patient's data. Back the store up separately with
-   a short retention (or replicate it instead); a disposal is complete, against
-   every copy, once the last key-store backup older than it has expired.
-   Losing the store loses all PHI, so it must be backed up somewhere.
+   a short retention (``manage.py backup_keys``, encrypted to an offline
+   recovery key); a disposal is complete, against every copy, once the last
+   key-store backup older than it has expired. Losing the store loses all PHI,
+   so it must be backed up somewhere. Each shred is also appended to
+   ``disposals.log`` in the store (disposals.py): restoring a database or key
+   backup older than a shred re-applies it (docs/operations.md).
 3. Unlinking a file does not erase blocks on SSDs, copy-on-write file systems
    or snapshots. Put the store where deletion is final (e.g. an encrypted
    volume without retained snapshots, or a KMS).

@@ -84,6 +84,23 @@ def _store_at(directory: str) -> FileKeyStore:
     return FileKeyStore(path)
 
 
+@lru_cache(maxsize=8)
+def parse_backup_key(text: str) -> bytes:
+    if not text.strip():
+        raise KeyConfigurationError("PORTAL_BACKUP_KEY is empty: set it or PORTAL_BACKUP_KEY_FILE")
+    try:
+        key = _decode_key(text)
+    except (binascii.Error, ValueError):
+        raise KeyConfigurationError("PORTAL_BACKUP_KEY is not base64") from None
+    if len(key) != KEY_BYTES:
+        raise KeyConfigurationError("PORTAL_BACKUP_KEY is not a 32-byte key")
+    return key
+
+
+def backup_key() -> bytes:
+    return parse_backup_key(settings.PORTAL_BACKUP_KEY)
+
+
 def keks() -> Keks:
     return parse_keks(settings.PORTAL_KEKS)
 

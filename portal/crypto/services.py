@@ -18,7 +18,7 @@ from django.utils import timezone
 from audit.actions import Action, Outcome, Severity
 from audit.context import AuditContext
 from audit.services import record
-from portal.crypto import envelope, keyring, selectors
+from portal.crypto import disposals, envelope, keyring, selectors
 from portal.crypto.errors import DecryptionError, InvalidCiphertext, ValueDisposed
 from portal.crypto.models import PatientKey, PHIModel, patient_model
 from portal.crypto.primitives import Aead, random_key
@@ -195,6 +195,7 @@ def patient_shred(
     actor: Actor | None = None,
     reason: str = "",
     context: AuditContext | None = None,
+    disposed_at: datetime | None = None,
 ) -> ShredReport:
     """Destroy the patient's data key: every value encrypted under it becomes unreadable,
     also in database dumps taken earlier (the key-store share is gone).
@@ -205,6 +206,8 @@ def patient_shred(
     Destroying the share is the last step inside the transaction: if it fails,
     nothing is recorded; if the commit fails after it, the data is already
     unreadable and running the shred again completes the record. Idempotent.
+    The disposal is also appended to the disposal log beside the key store
+    (disposals.py); ``disposed_at`` is given only when re-applying one from it.
     """
     patients = patient_model()
     if not patients._default_manager.filter(pk=patient_id).exists():
@@ -212,7 +215,10 @@ def patient_shred(
     with transaction.atomic():
         key = PatientKey.objects.select_for_update().filter(pk=patient_id).first()
         already = key is not None and key.shredded_at is not None
-        shredded_at = key.shredded_at if key is not None and key.shredded_at else timezone.now()
+        if key is not None and key.shredded_at:
+            shredded_at = key.shredded_at
+        else:
+            shredded_at = disposed_at or timezone.now()
         if key is None:
             # Never had a key: the row still records the disposal and blocks a new key.
             PatientKey.objects.create(
@@ -234,10 +240,56 @@ def patient_shred(
                 reason=reason,
                 context=context,
             )
-        destroyed = keyring.key_store().destroy(patient_id)
+        # The disposal log lives with the key store, outside every database backup,
+        # so a restore of an older backup re-applies this disposal (restore command).
+        store = keyring.key_store()
+        disposals.append(store.root, patient_id=patient_id, disposed_at=shredded_at)
+        destroyed = store.destroy(patient_id)
     if (scope := current_scope()) is not None:
         scope.keys.pop(patient_id.int, None)
     return ShredReport(patient_id, shredded_at, already, destroyed, cleared)
+
+
+@dataclass(frozen=True)
+class ReapplyReport:
+    recorded: int
+    reapplied: list[uuid.UUID]
+    not_in_database: int
+    since: int = 0
+
+
+def disposals_reapply(*, backup_id: str, since: datetime | None = None) -> ReapplyReport:
+    """After a database restore or a point-in-time recovery: shred again every patient
+    the disposal log names (``backup_id`` labels the audit events' reason).
+
+    A backup taken before a disposal holds the patient's live key row (the share
+    is gone from the key store all the same, so the data was unreadable anyway);
+    this empties that row, clears the blind indexes and records the disposal
+    again (high severity, reason naming the backup), so the restored database
+    says what the clinic did. Patients the backup never had are counted, not
+    created. Idempotent: patients already shredded in the backup are skipped.
+    Every logged disposal is considered, not only those after ``since`` (the
+    backup's creation, which only counts them): one the database lacks for any
+    reason is re-applied all the same.
+    """
+    recorded = disposals.entries(keyring.key_store().root)
+    patients = patient_model()
+    reapplied = []
+    missing = 0
+    for disposal in recorded:
+        if not patients._default_manager.filter(pk=disposal.patient_id).exists():
+            missing += 1
+            continue
+        if PatientKey.objects.filter(pk=disposal.patient_id, shredded_at__isnull=False).exists():
+            continue
+        patient_shred(
+            patient_id=disposal.patient_id,
+            reason=f"disposal re-applied after restoring backup {backup_id}",
+            disposed_at=disposal.disposed_at,
+        )
+        reapplied.append(disposal.patient_id)
+    later = sum(1 for d in recorded if since is not None and d.disposed_at >= since)
+    return ReapplyReport(len(recorded), reapplied, missing, later)
 
 
 def _blind_indexes_clear(patient_id: uuid.UUID) -> int:

@@ -1,6 +1,7 @@
 """The demo patients' records have what the record pages show, and are valid FHIR."""
 
 import base64
+import datetime as dt
 import json
 from collections import Counter, defaultdict
 from decimal import Decimal
@@ -156,3 +157,23 @@ def test_alice_has_the_richer_record():
     assert count[f"Patient/{demo_data.ALICE}"] > 2 * count[f"Patient/{demo_data.MALLORY}"]
     for resource_type in ("Encounter", "Condition", "MedicationRequest", "AllergyIntolerance"):
         assert of(resource_type, demo_data.MALLORY)
+
+
+def test_a_seed_adds_alice_a_discharge_two_days_before_its_day_and_only_then():
+    today = dt.date(2026, 11, 30)
+    seeded = demo_data.resources(today=today)
+    added = [r for r in seeded if r not in RESOURCES]
+    (stay,) = [r for r in added if r["resourceType"] == "Encounter"]
+    (summary,) = [r for r in added if r["resourceType"] == "DocumentReference"]
+    known = {f"{r['resourceType']}/{r['id']}" for r in seeded}
+
+    for resource in added:
+        validate(json.loads(demo_data.dumps(resource), parse_float=Decimal))
+        assert patient_reference(resource) == f"Patient/{demo_data.ALICE}"
+    assert (stay["status"], stay["class"]["code"]) == ("finished", "IMP")
+    assert stay["period"]["end"].startswith("2026-11-28T")
+    assert stay["id"].endswith("20261128")  # a later seed replaces it, never moves it
+    assert summary["context"]["encounter"][0]["reference"] == f"Encounter/{stay['id']}"
+    assert all(d["condition"]["reference"] in known for d in stay["diagnosis"])
+    assert len(seeded) == len({*known}) == len(RESOURCES) + 2
+    assert demo_data.resources() == RESOURCES  # without a day: the fixed demo

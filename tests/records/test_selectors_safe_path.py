@@ -31,8 +31,10 @@ AUDITED = {Action.RECORD_VIEW, Action.RECORD_DOWNLOAD}
 # Public functions that take a Patient object, reviewed: last_synced returns sync
 # metadata (records.sync needs it without an actor); medication_request_resources
 # returns prescriptions to refills, whose selectors and services resolve the patient
-# and record their own event first (tests/refills/test_selectors_safe_path.py).
-TAKES_A_PATIENT = {"last_synced", "medication_request_resources"}
+# and record their own event first (tests/refills/test_selectors_safe_path.py);
+# encounter_resources gives the assistant's check-in scheduler (a system job, no user)
+# the Encounters a sync just wrote (tests/assistant/test_checkins.py).
+TAKES_A_PATIENT = {"encounter_resources", "last_synced", "medication_request_resources"}
 
 
 def _public_functions():
