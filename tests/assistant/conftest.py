@@ -37,8 +37,9 @@ def ward(alice, carol, nina):
     return team
 
 
-@pytest.fixture(autouse=True)
-def _clinic_zone(settings):
+@pytest.fixture
+def clinic_zone(settings):
+    """The chat's tests run in a clinic in New York (the check-ins' keep the default)."""
     settings.PORTAL_TIME_ZONE = NEW_YORK
 
 

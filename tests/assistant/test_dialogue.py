@@ -16,6 +16,8 @@ from refills.models import RefillRequest
 from tests.assistant.conftest import CONTEXT, conversation_with, heard, next_weekday, who
 from tests.audit_helpers import events, last_event
 
+pytestmark = pytest.mark.usefixtures("clinic_zone")
+
 
 def say(actor, understanding, text="(typed)", state=None):
     return dialogue.respond(who(actor), state or states.fresh(), understanding, text)

@@ -24,6 +24,8 @@ from tests.audit_helpers import events, last_event
 from tests.conftest import sign_in_fully
 from tests.refills.test_proxies import grant
 
+pytestmark = pytest.mark.usefixtures("clinic_zone")
+
 CHAT = "/patient/assistant/"
 ANSWER = CHAT + "answer/"
 
