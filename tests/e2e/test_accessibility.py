@@ -217,6 +217,36 @@ def refills_staff_pages(portal, cast):
     portal.goto(f"/staff/refills/{request.pk}/")
 
 
+def _assistant_typed(portal, cast, text: str):
+    _refill_request(cast)
+    portal.sign_in_fully(cast["alice"])
+    portal.goto("/patient/assistant/")
+    portal.page.get_by_label("Your message").fill(text)
+    portal.page.get_by_role("button", name="Send", exact=True).click()
+
+
+def assistant_confirm_page(portal, cast):
+    """The conversation with a confirmation's Yes / No (a refill to the preferred pharmacy)."""
+    _assistant_typed(portal, cast, "refill my warfarin")
+    expect(portal.page.locator("form.confirm")).to_be_visible()
+
+
+def assistant_emergency_page(portal, cast):
+    _assistant_typed(portal, cast, "I have chest pain")
+    expect(portal.page.get_by_role("alert")).to_contain_text("Call 911")
+
+
+def assistant_alerts_page(portal, cast):
+    from assistant.alerts import alert_raise
+
+    _refill_request(cast)
+    alert_raise(
+        patient_id=cast["alice"].patient_id, kind="red_flag", priority="urgent", detail="pain"
+    )
+    portal.sign_in_fully(cast["carol"])
+    portal.goto("/staff/assistant/alerts/")
+
+
 PAGES = [
     sign_in_page,
     sign_in_page_with_an_error,
@@ -235,6 +265,9 @@ PAGES = [
     refills_form_page,
     refills_status_page,
     refills_staff_pages,
+    assistant_confirm_page,
+    assistant_emergency_page,
+    assistant_alerts_page,
 ]
 
 
