@@ -303,6 +303,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 
 # --- Background jobs (procrastinate, in PostgreSQL) -----------------------------
 PROCRASTINATE_IMPORT_PATHS = [
+    "portal.tasks",
     "audit.tasks",
     "records.tasks",
     "accounts.tasks",
@@ -312,6 +313,17 @@ PROCRASTINATE_IMPORT_PATHS = [
     "refills.tasks",
     "billing.tasks",
 ]
+# A worker killed mid-job (kill -9, out of memory, a lost host) leaves its jobs "doing":
+# every worker writes a heartbeat this often (s), and the periodic portal.retry_stalled_jobs
+# queues again the jobs of a worker silent for longer than PORTAL_JOB_STALLED_AFTER (s).
+# A starting worker also removes workers silent that long (their jobs then count as
+# stalled at once). Every job is written to be run twice safely (docs: "Faults").
+PORTAL_JOB_HEARTBEAT = envint("PORTAL_JOB_HEARTBEAT", 10)
+PORTAL_JOB_STALLED_AFTER = envint("PORTAL_JOB_STALLED_AFTER", 60)
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "update_heartbeat_interval": PORTAL_JOB_HEARTBEAT,
+    "stalled_worker_timeout": PORTAL_JOB_STALLED_AFTER,
+}
 
 # --- Appointments ----------------------------------------------------------------
 # Where a video visit's join link points; {room} is an unguessable room name.
