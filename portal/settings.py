@@ -300,6 +300,9 @@ MESSAGING_POOL_LEADS = env("MESSAGING_POOL_LEADS")
 # files pass the messaging total is cut off while it streams (messaging/uploads.py).
 FILE_UPLOAD_HANDLERS = ["messaging.uploads.CappedUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+# Where those temporary files go (unset: the system's, e.g. /tmp); the files live for one
+# request. When it is full the form says so (messaging/uploads.py).
+FILE_UPLOAD_TEMP_DIR = env("PORTAL_UPLOAD_TEMP_DIR") or None
 
 # --- Background jobs (procrastinate, in PostgreSQL) -----------------------------
 PROCRASTINATE_IMPORT_PATHS = [

@@ -223,3 +223,39 @@ def table_lock(committed) -> Iterator[TableLock]:
     lock = TableLock()
     yield lock
     lock.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A 4 MB tmpfs of its own, mounted for the test (root only, as in CI), to fill up."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root (CI runs the suite as root)")
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0777", "tmpfs", str(mount)], check=True
+    )
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount)], check=False)
+
+
+def fill(directory: Path) -> Path:
+    """Write a file until the file system says it is full; returns that file."""
+    filler = directory / "filler"
+    chunk = b"\0" * 65536
+    with filler.open("wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(chunk)
+        except OSError:
+            pass
+    # Whatever is left is smaller than a chunk: take it too, a byte at a time.
+    with filler.open("ab", buffering=0) as out:
+        try:
+            while True:
+                out.write(b"\0" * 512)
+        except OSError:
+            pass
+    return filler
