@@ -11,9 +11,12 @@ only committed rows.
 """
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -259,3 +262,125 @@ def fill(directory: Path) -> Path:
         except OSError:
             pass
     return filler
+
+
+# --- A PostgreSQL cluster of the test's own -----------------------------------------------
+
+
+def _pg_bindir() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return candidates[-1].parent if candidates else None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Cluster:
+    """A throwaway PostgreSQL cluster (initdb) on a free port, in a directory of its own:
+    stopped and started at will, never the shared one. As root (CI) it runs as the
+    ``postgres`` user, as scripts/pg-local.sh does; trust authentication on 127.0.0.1,
+    no unix socket (it lives for one test)."""
+
+    SUPERUSER = "carebridge"
+
+    def __init__(self, home: Path, bindir: Path) -> None:
+        self.home, self.bin = home, bindir
+        self.data, self.log = home / "pgdata", home / "postgres.log"
+        self.port = free_port()
+        self.os_user = "postgres" if os.geteuid() == 0 else None
+
+    def _as_pg(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = [*args]
+        if self.os_user:
+            command = ["runuser", "-u", self.os_user, "--", *command]
+        return subprocess.run(
+            command,
+            cwd="/",
+            env={**os.environ, "LC_ALL": "C.UTF-8"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=check,
+        )
+
+    def init(self) -> None:
+        self.data.mkdir(mode=0o700)
+        self.log.touch()
+        if self.os_user:
+            shutil.chown(self.data, self.os_user)
+            shutil.chown(self.log, self.os_user)
+        self._as_pg(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", self.SUPERUSER,
+            "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
+        )  # fmt: skip
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+        self._as_pg(
+            str(self.bin / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data),
+            "-l", str(self.log), "-o", options,
+        )  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        self._as_pg(str(self.bin / "pg_ctl"), "stop", "-w", "-m", mode, "-D", str(self.data))
+
+    def running(self) -> bool:
+        status = self._as_pg(str(self.bin / "pg_ctl"), "status", "-D", str(self.data), check=False)
+        return status.returncode == 0
+
+    def psql(self, sql: str, *, user: str = SUPERUSER, dbname: str = "postgres") -> str:
+        result = subprocess.run(
+            [str(self.bin / "psql"), "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1",
+             "-h", "127.0.0.1", "-p", str(self.port), "-U", user, "-d", dbname, "-c", sql],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        return result.stdout.strip()
+
+    def url(self, user: str, dbname: str) -> str:
+        return f"postgres://{user}@127.0.0.1:{self.port}/{dbname}"
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[Cluster]:
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL's server programs are missing (scripts/system-deps.sh --postgres)")
+    # Under /tmp and traversable, for the postgres user when root runs the tests.
+    home = Path(tempfile.mkdtemp(prefix="carebridge-faults-"))
+    home.chmod(0o755)
+    cluster = Cluster(home, bindir)
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        if cluster.running():
+            cluster.stop("immediate")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def copy_test_database(cluster: Cluster, *, role: str = "portal", dbname: str = "portal") -> str:
+    """The test database as it is now (schema and committed rows), copied into ``dbname``
+    on ``cluster``, owned by a role that is no superuser (as the portal runs); its URL."""
+    cluster.psql(f"CREATE ROLE {role} LOGIN CREATEDB NOSUPERUSER")
+    cluster.psql(f"CREATE DATABASE {dbname} OWNER {role}")
+    db = connection.settings_dict
+    dump = subprocess.run(
+        [str(cluster.bin / "pg_dump"), "--no-owner", "--no-acl",
+         "-h", db["HOST"] or "localhost", "-p", str(db["PORT"] or 5432),
+         "-U", db["USER"], db["NAME"]],
+        env={**os.environ, "PGPASSWORD": db["PASSWORD"] or ""},
+        capture_output=True, timeout=120, check=True,
+    )  # fmt: skip
+    subprocess.run(
+        [str(cluster.bin / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+         "-h", "127.0.0.1", "-p", str(cluster.port), "-U", role, "-d", dbname],
+        input=dump.stdout, capture_output=True, timeout=120, check=True,
+    )  # fmt: skip
+    return cluster.url(role, dbname)
