@@ -10,6 +10,7 @@ Every test here is transactional (``committed``): the worker is another process 
 only committed rows.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -228,20 +229,26 @@ def table_lock(committed) -> Iterator[TableLock]:
     lock.close()
 
 
-@pytest.fixture
-def small_disk(tmp_path) -> Iterator[Path]:
-    """A 4 MB tmpfs of its own, mounted for the test (root only, as in CI), to fill up."""
+@contextlib.contextmanager
+def tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on ``mount`` for the block (root only, as in CI)."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small file system needs root (CI runs the suite as root)")
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0777", "tmpfs", str(mount)], check=True
-    )
+    mount.mkdir(exist_ok=True)
+    options = f"size={size},mode=0755"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)], check=True)
     try:
         yield mount
     finally:
         subprocess.run(["umount", "--lazy", str(mount)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A 4 MB tmpfs of its own, mounted for the test, to fill up."""
+    with tmpfs(tmp_path / "small-disk", "4m") as mount:
+        mount.chmod(0o777)
+        yield mount
 
 
 def fill(directory: Path) -> Path:
@@ -347,14 +354,21 @@ class Cluster:
 
 
 @pytest.fixture
-def own_cluster() -> Iterator[Cluster]:
+def cluster_home() -> Iterator[Path]:
+    """Where the test's cluster lives: under /tmp and traversable, for the postgres user
+    when root runs the tests. A test module may put it on a file system of its own."""
+    home = Path(tempfile.mkdtemp(prefix="carebridge-faults-"))
+    home.chmod(0o755)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def own_cluster(cluster_home) -> Iterator[Cluster]:
     bindir = _pg_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL's server programs are missing (scripts/system-deps.sh --postgres)")
-    # Under /tmp and traversable, for the postgres user when root runs the tests.
-    home = Path(tempfile.mkdtemp(prefix="carebridge-faults-"))
-    home.chmod(0o755)
-    cluster = Cluster(home, bindir)
+    cluster = Cluster(cluster_home, bindir)
     try:
         cluster.init()
         cluster.start()
@@ -362,7 +376,6 @@ def own_cluster() -> Iterator[Cluster]:
     finally:
         if cluster.running():
             cluster.stop("immediate")
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def copy_test_database(cluster: Cluster, *, role: str = "portal", dbname: str = "portal") -> str:
