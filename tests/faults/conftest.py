@@ -126,7 +126,7 @@ class Workers:
         self.procs: list[subprocess.Popen] = []
         self.logs: list[Path] = []
 
-    def start(self, queues: str, **env: str) -> subprocess.Popen:
+    def start(self, queues: str, concurrency: int = 1, **env: str) -> subprocess.Popen:
         log = self.var_dir / f"worker-{len(self.procs)}.log"
         environment = server_env(
             self.var_dir,
@@ -145,7 +145,7 @@ class Workers:
                     "--queues",
                     queues,
                     "--concurrency",
-                    "1",
+                    str(concurrency),
                 ],
                 cwd=ROOT,
                 env=environment,

@@ -215,3 +215,35 @@ def clinic_and_carol(carol):
     kind = builders.visit_type()
     builders.weekdays(carol, place, kind)
     return place, kind, carol
+
+
+def test_the_sweep_leaves_the_running_job_of_a_live_worker_alone(
+    workers, table_lock, clinic_and_carol, alice
+):
+    place, kind, carol = clinic_and_carol
+    soon = timezone.now() + dt.timedelta(hours=10)
+    Appointment.objects.create(
+        patient=alice.patient,
+        clinician=carol,
+        location=place,
+        visit_type=kind,
+        starts_at=soon,
+        ends_at=soon + dt.timedelta(minutes=30),
+        blocked_until=soon + dt.timedelta(minutes=30),
+        booked_by=alice,
+    )
+    appointment_tasks.queue_reminders.defer(timestamp=0)
+    table_lock.hold(Appointment._meta.db_table)
+    workers.start("mail,daily", concurrency=2)  # one slot waits on the lock, one sweeps
+    wait_for(lambda: table_lock.waiters() > 0, JOB_TIMEOUT, "the job to reach the lock")
+    time.sleep(STALLED_AFTER + 1)  # a long job, longer than the stalled timeout
+
+    with contextlib.suppress(AlreadyEnqueued):
+        app.configure_task(RETRY_STALLED, queueing_lock=RETRY_STALLED).defer(timestamp=0)
+    wait_for(finished(RETRY_STALLED), JOB_TIMEOUT, "the sweep")
+
+    # Its worker's heartbeat is fresh: the job is still running, not queued a second time.
+    assert job_status("appointments.queue_reminders", timestamp=0) == [("doing", 0)]
+    table_lock.release()
+    wait_for(finished("appointments.queue_reminders"), JOB_TIMEOUT, "the reminder run")
+    assert job_status("appointments.queue_reminders", timestamp=0) == [("succeeded", 1)]
