@@ -1,13 +1,14 @@
-"""PostgreSQL stopped in immediate mode (a crash) while patients post messages and Stripe
-delivers webhooks: every request answered with success is in the database after the
-restart; while it is down the portal answers 503 with a clear page, and it recovers by
-itself (same gunicorn, no restart).
+"""PostgreSQL stopped in immediate mode (a crash) while a patient posts messages and books
+visits and Stripe delivers webhooks: every request answered with success is in the
+database after the restart; while it is down the portal answers 503 with a clear page,
+and it recovers by itself (same gunicorn, no restart).
 
 Real processes: a cluster of the test's own (tests/faults/conftest.py: initdb on a free
 port, never the shared one) holding a copy of the test database, the real front (nginx
 and gunicorn, tests/front.py) on it, and clients over TLS in threads.
 """
 
+import datetime as dt
 import http.client
 import ssl
 import threading
@@ -17,16 +18,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import dj_database_url
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
+from appointments.models import Appointment
 from billing.models import WebhookEvent
 from messaging.models import Message, Topic
 from patients.models import CareTeam
 from tests import front
+from tests.appointments import builders
 from tests.billing.conftest import WEBHOOK_SECRET, event, signature
 from tests.conftest import sign_in_fully
 from tests.e2e.conftest import _load_dev_secrets
@@ -101,7 +106,36 @@ def ward(alice, carol):
 
 
 @pytest.fixture
-def served(committed, shared_dirs, own_cluster, ward, alice, client, tmp_path):
+def clinic(carol):
+    """Carol's weekday mornings (New York) at the Main Street Clinic, 30-minute visits."""
+    place, kind = builders.location(), builders.visit_type()
+    builders.weekdays(carol, place, kind)
+    return place, kind
+
+
+def free_slots(clinic, carol, count: int) -> Iterator[dict[str, str]]:
+    """Carol's slots from the day after tomorrow on, as the booking form sends them."""
+    place, kind = clinic
+    zone = ZoneInfo(builders.NEW_YORK)
+    day = timezone.now().astimezone(zone).date() + dt.timedelta(days=2)
+    found = 0
+    while found < count:
+        if day.weekday() < 5:
+            for minutes in range(0, 180, 30):
+                start = dt.datetime.combine(day, dt.time(9), tzinfo=zone)
+                start += dt.timedelta(minutes=minutes)
+                yield {
+                    "clinician": str(carol.pk),
+                    "location": str(place.pk),
+                    "visit_type": str(kind.pk),
+                    "starts_at": start.astimezone(dt.UTC).isoformat(),
+                }
+                found += 1
+        day += dt.timedelta(days=1)
+
+
+@pytest.fixture
+def served(committed, shared_dirs, own_cluster, ward, clinic, alice, client, tmp_path):
     """Alice signed in, the test database copied to the cluster, the front serving it."""
     sign_in_fully(client, alice)
     cookies = {
@@ -156,7 +190,7 @@ class Served:
 
 
 def test_a_database_crash_loses_no_answered_request_shows_503_and_recovers(
-    served, own_cluster, alice
+    served, own_cluster, clinic, alice, carol
 ):
     origin = f"https://localhost:{served.port}"
     cookie = "; ".join(f"{k}={v}" for k, v in served.cookies.items())
@@ -180,17 +214,36 @@ def test_a_database_crash_loses_no_answered_request_shows_503_and_recovers(
         headers = {"Content-Type": "application/json", "Stripe-Signature": signature(payload)}
         return event_id, "POST", "/billing/stripe/webhook", payload, headers
 
+    slots = free_slots(clinic, carol, 2000)
+
+    def booking(n: int):
+        slot = next(slots)
+        form = {**slot, "reason": f"fault-booking-{n}"}
+        headers = {
+            "Cookie": cookie,
+            "X-CSRFToken": csrf,
+            "Origin": origin,
+            "Referer": origin + "/patient/appointments/book/",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        return (
+            slot["starts_at"],
+            "POST",
+            "/patient/appointments/book/",
+            urlencode(form).encode(),
+            headers,
+        )
+
     patients, stripe = Client(served.port, served.context), Client(served.port, served.context)
+    bookings = Client(served.port, served.context)
+    kinds = [(patients, message, 302), (stripe, webhook, 200), (bookings, booking, 302)]
     stop = threading.Event()
-    threads = [
-        threading.Thread(target=loop, args=(patients, message, stop)),
-        threading.Thread(target=loop, args=(stripe, webhook, stop)),
-    ]
+    threads = [threading.Thread(target=loop, args=(c, make, stop)) for c, make, _ in kinds]
     for thread in threads:
         thread.start()
     try:
         wait_for(
-            lambda: len(patients.successes(302)) >= 3 and len(stripe.successes(200)) >= 3,
+            lambda: all(len(c.successes(ok)) >= 3 for c, _, ok in kinds),
             30,
             "requests to succeed before the crash",
         )
@@ -200,9 +253,9 @@ def test_a_database_crash_loses_no_answered_request_shows_503_and_recovers(
         own_cluster.start()
         up_at = time.monotonic()
         wait_for(
-            lambda: patients.successes(302, after=up_at) and stripe.successes(200, after=up_at),
+            lambda: all(c.successes(ok, after=up_at) for c, _, ok in kinds),
             RECOVERY_TIMEOUT,
-            "both clients to succeed again after the restart",
+            "every client to succeed again after the restart",
         )
     finally:
         stop.set()
@@ -212,7 +265,8 @@ def test_a_database_crash_loses_no_answered_request_shows_503_and_recovers(
     # Only success or 503, never a 500, a stack trace or a dead front.
     assert {a.status for a in patients.answers} <= {302, 503}, patients.answers[-5:]
     assert {a.status for a in stripe.answers} <= {200, 503}, stripe.answers[-5:]
-    unavailable = [a for a in patients.answers if a.status == 503]
+    assert {a.status for a in bookings.answers} <= {302, 503}, bookings.answers[-5:]
+    unavailable = [a for a in patients.answers + bookings.answers if a.status == 503]
     assert [a for a in unavailable if down_at <= a.at <= up_at], "no 503 while it was down"
     for answer in unavailable:
         assert "Carebridge is briefly unavailable" in answer.body
@@ -226,6 +280,11 @@ def test_a_database_crash_loses_no_answered_request_shows_503_and_recovers(
     with on_server(served.url):
         bodies = {m.body for m in Message.objects.all()}
         events = set(WebhookEvent.objects.values_list("event_id", flat=True))
+        booked = {
+            a.starts_at.isoformat()
+            for a in Appointment.objects.filter(patient=alice.patient, status="booked")
+        }
     assert set(patients.successes(302)) <= bodies
     assert set(stripe.successes(200)) <= events
+    assert set(bookings.successes(302)) <= booked
     assert len(patients.successes(302)) >= 4
