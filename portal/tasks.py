@@ -14,6 +14,7 @@ import logging
 from django.conf import settings
 from procrastinate import JobContext
 from procrastinate.contrib.django import app
+from procrastinate.exceptions import UniqueViolation
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,14 @@ async def retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
     )
     count = 0
     for job in stalled:
-        await manager.retry_job(job)
+        try:
+            await manager.retry_job(job)
+        except UniqueViolation:
+            # A job with the same queueing lock already waits (a sync of that patient
+            # asked for again): it does the same work. This one stays "doing" and is
+            # queued by a later run, once that one has left the queue.
+            logger.info("job %s (%s) of a stalled worker: its twin waits", job.id, job.task_name)
+            continue
         # The job row's id and task name only: its arguments are ids, but say nothing.
         logger.warning("job %s (%s) of a stalled worker queued again", job.id, job.task_name)
         count += 1

@@ -247,3 +247,52 @@ def test_the_sweep_leaves_the_running_job_of_a_live_worker_alone(
     table_lock.release()
     wait_for(finished("appointments.queue_reminders"), JOB_TIMEOUT, "the reminder run")
     assert job_status("appointments.queue_reminders", timestamp=0) == [("succeeded", 1)]
+
+
+def sweep() -> None:
+    with contextlib.suppress(AlreadyEnqueued):
+        app.configure_task(RETRY_STALLED, queueing_lock=RETRY_STALLED).defer(timestamp=0)
+
+
+def test_a_killed_job_whose_twin_waits_is_queued_again_after_the_twin(
+    workers, table_lock, shared_dirs, clinic_and_carol, alice
+):
+    place, kind, carol = clinic_and_carol
+    soon = timezone.now() + dt.timedelta(hours=10)
+    Appointment.objects.create(
+        patient=alice.patient,
+        clinician=carol,
+        location=place,
+        visit_type=kind,
+        starts_at=soon,
+        ends_at=soon + dt.timedelta(minutes=30),
+        blocked_until=soon + dt.timedelta(minutes=30),
+        booked_by=alice,
+    )
+    # A queueing lock, as a patient's sync has: at most one of them waits.
+    run = app.configure_task("appointments.queue_reminders", queueing_lock="faults-twin")
+    run.defer(timestamp=0)
+    table_lock.hold(Appointment._meta.db_table)
+    killed = workers.start("mail")
+    kill_at_the_lock(workers, killed, table_lock)
+    run.defer(timestamp=1)  # the twin: allowed, the first is no longer waiting
+
+    time.sleep(STALLED_AFTER + 1)
+    workers.start("daily")  # sweeps, runs no reminders
+    sweep()
+    wait_for(finished(RETRY_STALLED), JOB_TIMEOUT, "the sweep")
+    # The twin did not make it fail (a periodic sweep may have run too).
+    assert {status for status, _ in job_status(RETRY_STALLED)} == {"succeeded"}
+    assert job_status("appointments.queue_reminders", timestamp=0) == [("doing", 0)]
+
+    workers.start("mail")  # the twin runs, then a later sweep queues the killed one
+    wait_for(
+        lambda: job_status("appointments.queue_reminders", timestamp=1) == [("succeeded", 1)],
+        JOB_TIMEOUT,
+        "the twin",
+    )
+    sweep()
+    wait_for(finished("appointments.queue_reminders"), JOB_TIMEOUT, "the killed run, retried")
+    assert job_status("appointments.queue_reminders", timestamp=0) == [("succeeded", 2)]
+    wait_for(finished("appointments.send_reminder"), JOB_TIMEOUT, "the reminder")
+    assert len(job_status("appointments.send_reminder")) == 1  # one visit, one reminder
