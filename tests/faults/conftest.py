@@ -11,6 +11,7 @@ only committed rows.
 """
 
 import contextlib
+import importlib.util
 import os
 import pwd
 import shutil
@@ -90,6 +91,14 @@ def server_env(var_dir: Path, key_store: Path, **extra: str) -> dict[str, str]:
     }
     env.pop("DATABASE_URL_FILE", None)
     return env
+
+
+def make_self_signed(cert: Path, key: Path) -> None:
+    """A certificate for localhost, as `make` writes the development one."""
+    spec = importlib.util.spec_from_file_location("dev_secrets", ROOT / "scripts/dev-secrets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.make_self_signed(cert, key)
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:

@@ -34,8 +34,13 @@ from tests import front
 from tests.appointments import builders
 from tests.billing.conftest import WEBHOOK_SECRET, event, signature
 from tests.conftest import sign_in_fully
-from tests.e2e.conftest import _load_dev_secrets
-from tests.faults.conftest import copy_test_database, free_port, server_env, wait_for
+from tests.faults.conftest import (
+    copy_test_database,
+    free_port,
+    make_self_signed,
+    server_env,
+    wait_for,
+)
 
 DOWN_FOR = 3  # s the database stays down
 RECOVERY_TIMEOUT = 30  # s for both kinds of client to succeed again after the restart
@@ -145,7 +150,7 @@ def served(committed, shared_dirs, own_cluster, ward, clinic, alice, client, tmp
     url = copy_test_database(own_cluster)
     var_dir, key_store = shared_dirs
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    _load_dev_secrets().make_self_signed(cert, key)
+    make_self_signed(cert, key)
     env = server_env(
         var_dir,
         key_store,
