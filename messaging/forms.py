@@ -41,9 +41,16 @@ def _mb(n: int) -> str:
 class _WithFiles(forms.Form):
     attachments = MultipleFileField(required=False, label="Attach files (optional)")
 
-    def __init__(self, *args: Any, upload_too_large: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        upload_too_large: bool = False,
+        upload_no_space: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.upload_too_large = upload_too_large
+        self.upload_no_space = upload_no_space
         self.fields["attachments"].help_text = ATTACHMENT_HELP.format(
             n=settings.MESSAGING_MAX_FILES,
             each=_mb(settings.MESSAGING_MAX_FILE_BYTES),
@@ -52,6 +59,12 @@ class _WithFiles(forms.Form):
 
     def clean_attachments(self) -> list[UploadedFile]:
         files: list[UploadedFile] = self.cleaned_data.get("attachments") or []
+        if self.upload_no_space:
+            raise forms.ValidationError(
+                "We could not receive your files just now: the portal is short of storage "
+                "space. Nothing was sent. Please try again later, or send your message "
+                "without the files."
+            )
         if self.upload_too_large:
             raise forms.ValidationError(
                 "The files are too large: at most %(each)s MB each and %(total)s MB in all.",

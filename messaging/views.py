@@ -39,15 +39,21 @@ EMERGENCY = (
 class SignedInRequest(HttpRequest):
     """For type checking only: behind ``@roles(...)`` the user is a signed-in account.
 
-    ``upload_too_large`` is set by messaging.uploads when it cut an upload off.
+    ``upload_too_large`` and ``upload_no_space`` are set by messaging.uploads when it cut
+    an upload off, or could not store it.
     """
 
     user: User  # type: ignore[assignment]
     upload_too_large: bool
+    upload_no_space: bool
 
 
-def _too_large(request: SignedInRequest) -> bool:
-    return bool(getattr(request, "upload_too_large", False))
+def _upload_trouble(request: SignedInRequest) -> dict[str, bool]:
+    """Why the upload handler dropped files, for the form to say."""
+    return {
+        "upload_too_large": bool(getattr(request, "upload_too_large", False)),
+        "upload_no_space": bool(getattr(request, "upload_no_space", False)),
+    }
 
 
 def _posted(request: SignedInRequest) -> tuple[object, object]:
@@ -89,7 +95,7 @@ def sent(request: SignedInRequest) -> HttpResponse:
 @roles(Role.PATIENT)
 @require_http_methods(["GET", "HEAD", "POST"])
 def compose(request: SignedInRequest) -> HttpResponse:
-    form = ComposeForm(*_posted(request), upload_too_large=_too_large(request))
+    form = ComposeForm(*_posted(request), **_upload_trouble(request))
     if request.method == "POST" and form.is_valid():
         try:
             thread = services.thread_start(
@@ -260,7 +266,7 @@ def away(request: SignedInRequest) -> HttpResponse:
 
 
 def _reply(request: SignedInRequest, thread_id: uuid.UUID, back: str) -> HttpResponse:
-    form = ReplyForm(request.POST, request.FILES, upload_too_large=_too_large(request))
+    form = ReplyForm(request.POST, request.FILES, **_upload_trouble(request))
     if form.is_valid():
         try:
             services.message_reply(

@@ -298,9 +298,13 @@ MESSAGING_POOL_LEADS = env("MESSAGING_POOL_LEADS")
 # files pass the messaging total is cut off while it streams (messaging/uploads.py).
 FILE_UPLOAD_HANDLERS = ["messaging.uploads.CappedUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+# Where those temporary files go (unset: the system's, e.g. /tmp); the files live for one
+# request. When it is full the form says so (messaging/uploads.py).
+FILE_UPLOAD_TEMP_DIR = env("PORTAL_UPLOAD_TEMP_DIR") or None
 
 # --- Background jobs (procrastinate, in PostgreSQL) -----------------------------
 PROCRASTINATE_IMPORT_PATHS = [
+    "portal.tasks",
     "audit.tasks",
     "records.tasks",
     "accounts.tasks",
@@ -311,6 +315,17 @@ PROCRASTINATE_IMPORT_PATHS = [
     "billing.tasks",
     "assistant.checkin_tasks",
 ]
+# A worker killed mid-job (kill -9, out of memory, a lost host) leaves its jobs "doing":
+# every worker writes a heartbeat this often (s), and the periodic portal.retry_stalled_jobs
+# queues again the jobs of a worker silent for longer than PORTAL_JOB_STALLED_AFTER (s).
+# A starting worker also removes workers silent that long (their jobs then count as
+# stalled at once). Every job is written to be run twice safely (docs: "Faults").
+PORTAL_JOB_HEARTBEAT = envint("PORTAL_JOB_HEARTBEAT", 10)
+PORTAL_JOB_STALLED_AFTER = envint("PORTAL_JOB_STALLED_AFTER", 60)
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "update_heartbeat_interval": PORTAL_JOB_HEARTBEAT,
+    "stalled_worker_timeout": PORTAL_JOB_STALLED_AFTER,
+}
 
 # --- Appointments ----------------------------------------------------------------
 # Where a video visit's join link points; {room} is an unguessable room name.

@@ -47,3 +47,6 @@ urlpatterns = [
 if settings.BILLING_DEV_CHECKOUT:
     # Development only: the stand-in for Stripe Checkout's hosted page (`make run`'s demo).
     urlpatterns.append(path("dev/checkout/", include("billing.devcheckout.urls")))
+
+# A lost database answers 503 "try again" (portal.views.server_error), not a 500.
+handler500 = "portal.views.server_error"

@@ -1,7 +1,12 @@
+import logging
+import sys
+
 from django.db import connection
 from django.db.utils import Error as DatabaseError
+from django.db.utils import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.views.decorators.http import require_GET
 
 from assistant import checkins
@@ -68,6 +73,27 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError:
         return JsonResponse({"status": "unavailable"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+logger = logging.getLogger(__name__)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a lost database (down, restarting, unreachable) is a 503 that says to
+    try again, not an error page; anything else is the plain 500 page.
+
+    Django calls it while handling the exception, so sys.exc_info() names it. It renders
+    without a request context: the context processors would ask the database again.
+    Later requests reconnect by themselves (CONN_HEALTH_CHECKS), no restart needed.
+    """
+    error = sys.exc_info()[1]
+    if isinstance(error, OperationalError | InterfaceError):
+        # The class only: a driver's message may carry a host name or a query.
+        logger.error("database unavailable: %s", type(error).__name__)
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+        response["Retry-After"] = "30"
+        return response
+    return HttpResponse(loader.render_to_string("500.html"), status=500)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
