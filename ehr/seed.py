@@ -4,10 +4,11 @@
         [--wait SECONDS] [--pid PID]
 
 waits until the server answers, then seeds the demo patients (ehr/demo_data.py)
-idempotently: resources that already hold the same content are left alone, so
-their versionId and lastUpdated stay put and the portal's incremental sync has
-nothing new to fetch; changed or missing ones are written in one transaction
-Bundle; demo resources no longer generated are deleted.
+and the load-test patients (ehr/load_data.py) idempotently: resources that
+already hold the same content are left alone, so their versionId and
+lastUpdated stay put and the portal's incremental sync has nothing new to fetch;
+changed or missing ones are written in one transaction Bundle; demo resources no
+longer generated are deleted.
 """
 
 import argparse
@@ -23,7 +24,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ehr import demo_data
+from ehr import demo_data, load_data
+
+# Patients per search when reading back what the server holds.
+SEARCH_BATCH = 10
 
 
 class SeedError(Exception):
@@ -165,11 +169,15 @@ def seed(writer: FhirWriter, resources: list[dict[str, Any]]) -> dict[str, int]:
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     for found in writer.search("Patient", {"_id": ",".join(patients), "_count": "1000"}):
         stored[("Patient", found["id"])] = found
+    # One search per type for a batch of patients (a comma is FHIR's "or"): with the 50
+    # load-test patients, one per patient and type made every `make run` wait.
+    batches = [patients[i : i + SEARCH_BATCH] for i in range(0, len(patients), SEARCH_BATCH)]
     for resource_type in sorted({rtype for rtype, _ in wanted} - {"Patient"}):
-        for patient in patients:
-            params = {"patient": f"Patient/{patient}", "_count": "1000"}
+        for batch in batches:
+            refs = {f"Patient/{patient}" for patient in batch}
+            params = {"patient": ",".join(sorted(refs)), "_count": "1000"}
             for found in writer.search(resource_type, params):
-                if _patient_of(found) == params["patient"]:
+                if _patient_of(found) in refs:
                     stored[(resource_type, found["id"])] = found
     # Compare as the server will hold them: parsed from the JSON we send.
     changed = [
@@ -198,7 +206,7 @@ def main() -> None:
     try:
         waited = writer.wait_until_up(args.wait, pid=args.pid)
         started = time.monotonic()
-        counts = seed(writer, demo_data.resources())
+        counts = seed(writer, [*demo_data.resources(), *load_data.resources()])
     except SeedError as error:
         sys.exit(f"ehr.seed: {error}")
     print(
