@@ -8,6 +8,7 @@ bench/run.py's results files.
 
 import base64
 import importlib.util
+import io
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,27 +34,45 @@ def module(path: str, name: str):
 loadlib = module("bench/load/loadlib.py", "loadlib")
 bench_run = module("bench/run.py", "bench_run")
 
-SECRET = base64.b32encode(bytes(range(20))).decode()
+
+def load_test_patient(tmp_path) -> dict:
+    """load01 as load_demo makes it, and its entry in the accounts file."""
+    accounts = tmp_path / "accounts.json"
+    call_command("load_demo", accounts_file=str(accounts), load_patients=1, stdout=io.StringIO())
+    return next(a for a in json.loads(accounts.read_text()) if a.get("load_test"))
+
+
+def code_answer(client, account: dict, step: int):
+    signed = client.post(
+        "/accounts/sign-in/", {"username": account["username"], "password": account["password"]}
+    )
+    assert signed.status_code == 302
+    return client.post(
+        "/accounts/sign-in/verify/",
+        {"method": "totp", "token": loadlib.totp(account["totp_secret"], step)},
+    )
 
 
 @pytest.mark.django_db
-def test_its_codes_are_the_ones_the_portal_accepts(alice, time_machine):
+def test_its_codes_sign_a_load_test_patient_in(client, tmp_path, time_machine):
     time_machine.move_to("2026-11-30 09:00:10Z", tick=False)
-    device = TOTPDevice.objects.create(
-        user=alice, key=base64.b32decode(SECRET).hex(), name="app", confirmed=True
-    )
+    account = load_test_patient(tmp_path)
 
-    assert device.verify_token(loadlib.totp(SECRET, int(time.time()) // 30))
+    answer = code_answer(client, account, int(time.time()) // 30)
+
+    assert answer.status_code == 302
+    assert client.get("/patient/").status_code == 200
 
 
 @pytest.mark.django_db
-def test_a_code_two_steps_old_is_refused(alice, time_machine):
+def test_a_code_two_steps_old_is_refused(client, tmp_path, time_machine):
     time_machine.move_to("2026-11-30 09:00:10Z", tick=False)
-    device = TOTPDevice.objects.create(
-        user=alice, key=base64.b32decode(SECRET).hex(), name="app", confirmed=True
-    )
+    account = load_test_patient(tmp_path)
 
-    assert not device.verify_token(loadlib.totp(SECRET, int(time.time()) // 30 - 2))
+    answer = code_answer(client, account, int(time.time()) // 30 - 2)
+
+    assert answer.status_code == 200  # the form again, with its error
+    assert client.get("/patient/").status_code == 302
 
 
 def test_it_matches_rfc_6238s_sha1_vector():
