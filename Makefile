@@ -18,7 +18,7 @@ ifeq ($(DJANGO_SECRET_KEY),)
 export DJANGO_SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
 endif
 
-.PHONY: help run stop test lint bench
+.PHONY: help run stop test lint bench load
 
 help:
 	@sed -n 's/^## //p' Makefile
@@ -53,6 +53,10 @@ test:
 bench:
 	scripts/setup.sh --dev
 	$(PY) bench/run.py
+
+## make load: the load test (locust, own venv) against a running make run; merges into bench/RESULTS.md
+load:
+	scripts/load.sh
 
 ## make lint: ruff, then mypy (django-stubs; settings from the development defaults above)
 lint:

@@ -4,10 +4,11 @@
         [--wait SECONDS] [--pid PID]
 
 waits until the server answers, then seeds the demo patients (ehr/demo_data.py)
-idempotently: resources that already hold the same content are left alone, so
-their versionId and lastUpdated stay put and the portal's incremental sync has
-nothing new to fetch; changed or missing ones are written in one transaction
-Bundle; demo resources no longer generated are deleted.
+and the load-test patients (ehr/load_data.py) idempotently: resources that
+already hold the same content are left alone, so their versionId and
+lastUpdated stay put and the portal's incremental sync has nothing new to fetch;
+changed or missing ones are written in one transaction Bundle; demo resources no
+longer generated are deleted.
 """
 
 import argparse
@@ -25,7 +26,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ehr import demo_data
+from ehr import demo_data, load_data
+
+# Patients per search when reading back what the server holds.
+SEARCH_BATCH = 10
 
 
 class SeedError(Exception):
@@ -167,11 +171,15 @@ def seed(writer: FhirWriter, resources: list[dict[str, Any]]) -> dict[str, int]:
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     for found in writer.search("Patient", {"_id": ",".join(patients), "_count": "1000"}):
         stored[("Patient", found["id"])] = found
+    # One search per type for a batch of patients (a comma is FHIR's "or"): with the 50
+    # load-test patients, one per patient and type made every `make run` wait.
+    batches = [patients[i : i + SEARCH_BATCH] for i in range(0, len(patients), SEARCH_BATCH)]
     for resource_type in sorted({rtype for rtype, _ in wanted} - {"Patient"}):
-        for patient in patients:
-            params = {"patient": f"Patient/{patient}", "_count": "1000"}
+        for batch in batches:
+            refs = {f"Patient/{patient}" for patient in batch}
+            params = {"patient": ",".join(sorted(refs)), "_count": "1000"}
             for found in writer.search(resource_type, params):
-                if _patient_of(found) == params["patient"]:
+                if _patient_of(found) in refs:
                     stored[(resource_type, found["id"])] = found
     # Compare as the server will hold them: parsed from the JSON we send.
     changed = [
@@ -202,7 +210,7 @@ def main() -> None:
         started = time.monotonic()
         # Today's date in the clinic's zone adds alice's recent discharge (her check-ins).
         today = dt.datetime.now(ZoneInfo(os.environ.get("PORTAL_TIME_ZONE") or "UTC")).date()
-        counts = seed(writer, demo_data.resources(today=today))
+        counts = seed(writer, [*demo_data.resources(today=today), *load_data.resources()])
     except SeedError as error:
         sys.exit(f"ehr.seed: {error}")
     print(

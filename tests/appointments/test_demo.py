@@ -15,7 +15,13 @@ pytestmark = pytest.mark.django_db
 
 
 def load(tmp_path):
-    call_command("load_demo", accounts_file=str(tmp_path / "accounts.json"), stdout=io.StringIO())
+    # The load-test patients (tests/accounts/test_load_demo.py) are beside the point here.
+    call_command(
+        "load_demo",
+        accounts_file=str(tmp_path / "accounts.json"),
+        load_patients=0,
+        stdout=io.StringIO(),
+    )
 
 
 def test_it_gives_the_demo_clinicians_open_slots_and_alice_an_appointment(tmp_path):

@@ -77,6 +77,22 @@ def test_it_lists_threads_newest_first_with_unread_counts(client, ward, alice, c
     assert client.get("/patient/").context["unread_messages"] == 0
 
 
+def test_each_view_of_a_thread_moves_the_readers_one_receipt(client, ward, alice, carol):
+    from messaging import services
+    from messaging.models import ReadReceipt
+
+    thread = start(alice, subject="First")
+    sign_in_fully(client, alice)
+    client.get(thread_url(thread))
+    services.message_reply(actor=carol, thread_id=thread.pk, body="A later answer")
+    assert client.get("/patient/").context["unread_messages"] == 1
+
+    client.get(thread_url(thread))
+
+    assert client.get("/patient/").context["unread_messages"] == 0
+    assert ReadReceipt.objects.filter(thread=thread, user=alice).count() == 1
+
+
 def test_it_searches_only_the_patients_own_messages(client, ward, alice, mallory):
     start(alice, subject="Elbow", body="It itches at night")
     start(alice, subject="Knee", body="Hurts when running")

@@ -21,7 +21,10 @@ def test_alice_has_refillable_renewable_and_excluded_medicines(tmp_path, time_ma
     time_machine.move_to(dt.datetime.combine(demo_data.ANCHOR, dt.time(12), dt.UTC))
     for _ in range(2):  # idempotent: nothing doubled
         call_command(
-            "load_demo", accounts_file=str(tmp_path / "accounts.json"), stdout=io.StringIO()
+            "load_demo",
+            accounts_file=str(tmp_path / "accounts.json"),
+            load_patients=0,  # the load-test patients are beside the point here
+            stdout=io.StringIO(),
         )
     assert Pharmacy.objects.count() == 3
     assert Prescriber.objects.get().user.username == "carol"

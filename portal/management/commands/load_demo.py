@@ -11,6 +11,7 @@ signing in shows real-looking records without any manual step. The demo clinicia
 get weekly hours at a demo clinic (appointments/demo.py), so there are open slots
 for the next 90 days, and alice a booked follow-up; the clinic gets a pharmacy
 directory and Dr Chen is the prescriber of alice's demo prescriptions (refills/demo.py).
+Fifty load-test patients for `make load` come with them (portal/demo_load.py).
 
 It lives in the shell (portal), not in accounts: it seeds every app at once,
 from accounts to records and the demo EHR.
@@ -36,7 +37,7 @@ from accounts.models import AuthenticatorDevice, User
 from appointments.demo import demo_schedule_load
 from audit.context import NO_CONTEXT
 from billing.demo import demo_statements_load
-from ehr import demo_data
+from ehr import demo_data, load_data
 from invitations import codes, proxies
 from invitations import ehr as invitation_ehr
 from invitations import services as invitation_services
@@ -48,6 +49,7 @@ from patients.models import CareTeam, PatientDemographics, ProxyGrant
 from portal.access import EMAIL_OTP_ROLES, Role, clinic_today
 from portal.crypto.errors import DecryptionError
 from portal.crypto.scope import key_scope
+from portal.demo_load import demo_load_patients_load
 from records.demographics import from_fhir_patient
 from refills.demo import demo_refills_load
 
@@ -91,8 +93,14 @@ class Command(BaseCommand):
             default=str(settings.VAR_DIR / "demo_accounts.json"),
             help="Where the demo credentials are kept (default: var/demo_accounts.json).",
         )
+        parser.add_argument(
+            "--load-patients",
+            type=int,
+            default=load_data.COUNT,
+            help=f"How many load-test patients to make (default {load_data.COUNT}).",
+        )
 
-    def handle(self, *args, accounts_file: str, **options):
+    def handle(self, *args, accounts_file: str, load_patients: int, **options):
         if settings.PRODUCTION:
             raise CommandError("load_demo refuses to run with PORTAL_ENV=production.")
         path = Path(accounts_file)
@@ -112,6 +120,9 @@ class Command(BaseCommand):
             demo_schedule_load()
             demo_refills_load()
             demo_statements_load()
+            load_accounts = demo_load_patients_load(
+                known=known, ensure_user=self._ensure_user, count=load_patients
+            )
             invited = self._invite_demo_patient(
                 next((a for a in known.values() if a.get("role") == "patient (invited)"), None)
             )
@@ -119,7 +130,7 @@ class Command(BaseCommand):
             accounts.append(invited)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
-        path.write_text(json.dumps(accounts, indent=2) + "\n")
+        path.write_text(json.dumps(accounts + load_accounts, indent=2) + "\n")
         self.stdout.write(f"Demo accounts (also in {path}):")
         for a in accounts:
             if "activation_code" in a:
@@ -132,6 +143,11 @@ class Command(BaseCommand):
                 f"  {a['role']:<11} {a['username']:<8} password {a['password']}  "
                 f"authenticator key {a['totp_secret']}"
                 + ("  (guardian of the demo child Leo)" if a["role"] == Role.PROXY else "")
+            )
+        if load_accounts:
+            self.stdout.write(
+                f"  load test   {len(load_accounts)} patients for `make load`"
+                f" ({load_accounts[0]['username']}..{load_accounts[-1]['username']}), in the file"
             )
 
     def _ensure_user(self, username: str, role: Role, display_name: str, creds: dict) -> None:
