@@ -148,8 +148,8 @@ def load_section(figures: list[dict]) -> list[str]:
         "",
         f"Measured {steady.get('measured_at', '?')}, {steady.get('seconds', '?')} s at"
         f" {steady['unit'].split(', ')[-1].rstrip(')')} with 1-5 s think time; load average"
-        f" {' -> '.join(str(x) for x in steady.get('load_average', []))} (2 cores: above 2,"
-        " other work shared the machine). Server CPU per request (ms): "
+        f" {' -> '.join(str(x) for x in steady.get('load_average', []))} (on 2 cores, above 2"
+        " would mean other work shared the machine). Server CPU per request (ms): "
         + ", ".join(f"{k} {v}" for k, v in (cpu.get("parts") or {}).items())
         + ".",
         "",
