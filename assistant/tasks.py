@@ -17,6 +17,7 @@ from procrastinate.contrib.django import app
 
 from accounts.models import User
 from assistant.models import AlertPriority, CareAlert
+from messaging.escalation import pool_lead
 from portal.access import CLINICAL_ROLES
 
 logger = logging.getLogger(__name__)
@@ -61,12 +62,7 @@ def recipients(patient_id: uuid.UUID) -> list[str]:
         care_teams__patients=patient_id, role__in=CLINICAL_ROLES, is_active=True
     ).exclude(email="")
     addresses = sorted(set(team.values_list("email", flat=True)))
-    lead = _clinical_lead()
+    lead = pool_lead("clinical")  # the care team's pool (messaging.models.Pool.CLINICAL)
     if lead and lead not in addresses:
         addresses.append(lead)
     return addresses
-
-
-def _clinical_lead() -> str:
-    pairs = (p.split("=", 1) for p in settings.MESSAGING_POOL_LEADS.split(",") if "=" in p)
-    return {pool.strip(): address.strip() for pool, address in pairs}.get("clinical", "")

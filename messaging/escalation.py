@@ -110,13 +110,15 @@ def threads_escalate(*, now: datetime | None = None) -> Counter[str]:
     return flagged
 
 
-def _leads() -> dict[str, str]:
+def pool_lead(pool: str) -> str:
+    """The address of a pool's lead from MESSAGING_POOL_LEADS ("clinical=a@x,billing=b@y"),
+    or "" when none is set. Read at each call, so a changed setting applies at once."""
     pairs = (p.split("=", 1) for p in settings.MESSAGING_POOL_LEADS.split(",") if "=" in p)
-    return {pool.strip(): address.strip() for pool, address in pairs}
+    return {name.strip(): address.strip() for name, address in pairs}.get(pool, "")
 
 
 def _tell_lead(pool: str, count: int) -> None:
-    address = _leads().get(pool)
+    address = pool_lead(pool)
     if not address:
         logger.info("%s threads overdue in pool %s; no lead configured", count, pool)
         return
